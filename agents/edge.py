@@ -1,0 +1,109 @@
+"""The edge of every agent: raw records in, valid events out, rejects to the DLQ.
+
+A rejected record goes to the dead-letter topic unchanged (original key and
+bytes) with the reason in ``dlq.*`` headers, the way Kafka Connect does it, so
+it can be inspected and replayed after a fix.  Its metadata (never its
+payload) also lands in ClickHouse for dashboards.  Nothing here raises for bad
+input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from faust.types import EventT
+
+from pipeline.context import PipelineContext
+from pipeline.topics import DEAD_LETTER, TopicSpec
+from schemas.base import InputEvent
+from schemas.decode import Rejection, decode
+from schemas.outputs import DeadLetter
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=InputEvent)
+
+DEAD_LETTER_COLUMNS = (
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "reason",
+    "detail",
+    "size_bytes",
+    "rejected_at",
+)
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("dlq.schema_version", str(letter.schema_version).encode()),
+        ("dlq.reason", letter.reason.encode()),
+        ("dlq.detail", letter.detail.encode()),
+        ("dlq.source.topic", letter.source_topic.encode()),
+        ("dlq.source.partition", str(letter.source_partition).encode()),
+        ("dlq.source.offset", str(letter.source_offset).encode()),
+        ("dlq.rejected_at", letter.rejected_at.isoformat().encode()),
+    ]
+
+
+async def validate_batch(
+    ctx: PipelineContext, spec: TopicSpec, model: type[E], events: Sequence[EventT]
+) -> list[tuple[EventT, E]]:
+    """Decode a batch; publish rejects; return the valid events with their source event."""
+    topic_label = spec.name
+    now = datetime.now(UTC)
+    valid: list[tuple[EventT, E]] = []
+    letters: list[tuple[EventT, DeadLetter]] = []
+    for event in events:
+        value = event.message.value
+        result = decode(value, model, ctx.policy, now)
+        if isinstance(result, Rejection):
+            message = event.message
+            letters.append((event, DeadLetter(
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                reason=result.reason,
+                detail=result.detail,
+                rejected_at=now,
+                size_bytes=len(value or b""),
+            )))
+        else:
+            valid.append((event, result))
+    ctx.metrics.events_consumed.labels(topic_label).inc(len(events))
+    ctx.metrics.events_valid.labels(topic_label).inc(len(valid))
+    if letters:
+        await publish_dead_letters(ctx, topic_label, letters)
+    return valid
+
+
+async def publish_dead_letters(
+    ctx: PipelineContext, topic_label: str, letters: list[tuple[EventT, DeadLetter]]
+) -> None:
+    dlq = ctx.topic(DEAD_LETTER)
+    for event, letter in letters:
+        await dlq.send(
+            key=event.message.key,
+            value=event.message.value or b"",
+            headers=dead_letter_headers(letter),
+        )
+        ctx.metrics.dead_letters.labels(topic_label, letter.reason).inc()
+        log.info(
+            "dead letter %s/%d@%d: %s (%s)",
+            letter.source_topic, letter.source_partition, letter.source_offset,
+            letter.reason, letter.detail,
+        )
+    await ctx.clickhouse.insert(
+        "dead_letters",
+        DEAD_LETTER_COLUMNS,
+        [
+            (
+                letter.source_topic, letter.source_partition, letter.source_offset,
+                letter.reason, letter.detail, letter.size_bytes, letter.rejected_at,
+            )
+            for _, letter in letters
+        ],
+    )

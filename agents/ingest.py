@@ -1,0 +1,48 @@
+"""Raw ingestion agents for member, transaction and funnel events.
+
+Validate at the edge, store every valid event in its raw ClickHouse table.
+Later issues add their metrics on top; the raw tables already let SQL answer
+any question about them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agents.edge import validate_batch
+from agents.raw_rows import RAW_TABLES
+from pipeline.context import PipelineContext
+from pipeline.topics import FUNNEL_EVENTS, MEMBER_EVENTS, TRANSACTIONS, TopicSpec
+from schemas.base import InputEvent
+from schemas.events import FunnelEvent, MemberEvent, Transaction
+
+RAW_ONLY: tuple[tuple[TopicSpec, type[InputEvent]], ...] = (
+    (MEMBER_EVENTS, MemberEvent),
+    (TRANSACTIONS, Transaction),
+    (FUNNEL_EVENTS, FunnelEvent),
+)
+
+
+def register(ctx: PipelineContext) -> None:
+    for spec, model in RAW_ONLY:
+        _register_one(ctx, spec, model)
+
+
+def _register_one(ctx: PipelineContext, spec: TopicSpec, model: type[InputEvent]) -> None:
+    raw = RAW_TABLES[model]
+    agent_name = f"ingest-{raw.table}"
+    settings = ctx.settings
+
+    async def ingest(stream) -> None:
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            with ctx.metrics.batch_duration.labels(agent_name).time():
+                await ctx.ensure_started()
+                valid = await validate_batch(ctx, spec, model, events)
+                if valid:
+                    newest = max(record.ts for _, record in valid)
+                    ctx.metrics.advance_watermark(spec.name, newest.timestamp())
+                    rows = raw.rows(valid, datetime.now(UTC))
+                    await ctx.clickhouse.insert(raw.table, raw.columns, rows)
+
+    ctx.app.agent(ctx.topic(spec), name=agent_name)(ingest)
+

@@ -1,0 +1,59 @@
+"""What every agent needs, built once per worker: settings, sinks, metrics, topics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import faust
+from faust.types import TopicT
+
+from pipeline.metrics import PipelineMetrics
+from pipeline.settings import Settings
+from pipeline.sinks.clickhouse import ClickHouseSink
+from pipeline.topics import TopicSpec
+from schemas.decode import ValidationPolicy
+
+
+@dataclass
+class PipelineContext:
+    app: faust.App
+    settings: Settings
+    metrics: PipelineMetrics
+    clickhouse: ClickHouseSink
+    _topics: dict[str, TopicT] = field(default_factory=dict)
+    _ready: asyncio.Lock | None = None
+    sinks_started: bool = False
+
+    policy: ValidationPolicy = field(init=False)
+
+    def __post_init__(self) -> None:
+        skew = timedelta(seconds=self.settings.max_future_skew_s)
+        self.policy = ValidationPolicy(max_future_skew=skew)
+
+    def topic(self, spec: TopicSpec) -> TopicT:
+        """The Faust topic for ``spec``: raw bytes in and out, we serialise ourselves."""
+        name = self.settings.topic(spec.name)
+        if name not in self._topics:
+            self._topics[name] = self.app.topic(
+                name,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=self.settings.topic_partitions,
+                retention=spec.retention_ms / 1000,
+                compacting=spec.compacted,
+                internal=False,
+            )
+        return self._topics[name]
+
+    async def ensure_started(self) -> None:
+        """Start the sinks once (agents call it before their first batch)."""
+        if self.sinks_started:
+            return
+        if self._ready is None:
+            self._ready = asyncio.Lock()
+        async with self._ready:
+            if not self.sinks_started:
+                await self.clickhouse.start()
+                self.sinks_started = True

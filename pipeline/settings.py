@@ -1,0 +1,89 @@
+"""Runtime configuration from environment variables (``PULSE_*``) or ``.env``.
+
+The embedded stack and a production deployment run the same code; only these
+values differ (see README "Configuration").
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker, generator or CLI run."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", env_file=".env", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_session_timeout_s: float = Field(
+        6.0, description="Consumer group session timeout; short for the embedded broker."
+    )
+    kafka_heartbeat_interval_s: float = 1.0
+    topic_prefix: str = Field("", description="Prefix for every topic name (isolation).")
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+
+    # Faust worker
+    app_id: str = "community-pulse"
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: Path = Field(Path("var"), description="Faust state and local files.")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_max: int = Field(5000, ge=1, description="Max events handled per agent batch.")
+    batch_within_s: float = Field(0.2, gt=0, description="Max wait to fill a batch.")
+
+    # Event time
+    allowed_lateness_s: int = Field(
+        900, ge=0, description="How long after the watermark passes a window it still updates."
+    )
+    max_future_skew_s: int = Field(3600, ge=0, description="Reject events further in the future.")
+
+    # Sinks
+    clickhouse_url: str = Field(
+        "chdb://var/clickhouse",
+        description="chdb://<dir> (embedded) or http(s)://user:password@host:port",
+    )
+    clickhouse_database: str = "pulse"
+    prometheus_max_communities: int = Field(
+        500, ge=1, description="Label cardinality cap: further communities share '_other'."
+    )
+
+    def topic(self, base_name: str) -> str:
+        """Physical topic name for a logical one."""
+        return f"{self.topic_prefix}{base_name}"
+
+    @cached_property
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Security options in kafka-python / aiokafka spelling."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_cafile:
+            options["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        return options
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Sinks: where results leave the pipeline (ClickHouse; Kafka via Faust topics)."""

@@ -1,0 +1,162 @@
+"""ClickHouse sink: embedded chdb or a server, through one clickhouse-connect API.
+
+Writes are synchronous calls made from one dedicated thread, so the Faust
+event loop never blocks on them and chdb (single-session) sees one caller.
+A batch is retried with backoff until it succeeds: the agent does not ack its
+events meanwhile, which turns a slow or down ClickHouse into back-pressure
+instead of data loss.  Idempotency: every table is a ReplacingMergeTree keyed
+by the record identity, and each insert carries a deduplication token derived
+from the batch content, so a retried batch is dropped at insert time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from pipeline.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
+
+DDL_DIR_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "deploy" / "clickhouse",
+    Path.cwd() / "deploy" / "clickhouse",
+)
+
+
+def ddl_dir() -> Path:
+    """Where the ClickHouse DDL lives (repo checkout or the container's /app)."""
+    for candidate in DDL_DIR_CANDIDATES:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("deploy/clickhouse DDL directory not found")
+
+
+def ddl_statements(database: str) -> list[str]:
+    """All CREATE statements, in file order, for ``database``."""
+    statements: list[str] = []
+    for path in sorted(ddl_dir().glob("*.sql")):
+        text = "\n".join(
+            line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")
+        )
+        statements += [s.strip().replace("{db}", database) for s in text.split(";") if s.strip()]
+    return statements
+
+
+def connect(url: str) -> Client:
+    """A client for ``chdb://<dir>`` (embedded, in-process) or ``http(s)://`` (server)."""
+    if url.startswith("chdb://"):
+        path = Path(url.removeprefix("chdb://"))
+        path.mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"unsupported ClickHouse URL scheme: {parsed.scheme!r}")
+    return clickhouse_connect.get_client(
+        host=parsed.hostname or "localhost",
+        port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+        username=unquote(parsed.username or "default"),
+        password=unquote(parsed.password or ""),
+        secure=parsed.scheme == "https",
+    )
+
+
+def dedup_token(table: str, rows: Sequence[Sequence[Any]]) -> str:
+    """Same rows, same token: a retried batch is recognised by ClickHouse."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(table.encode())
+    for row in rows:
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def create_schema(client: Client, database: str) -> None:
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    for statement in ddl_statements(database):
+        client.command(statement)
+
+
+class ClickHouseSink:
+    """Owns the client and the writer thread."""
+
+    def __init__(self, url: str, database: str, metrics: PipelineMetrics | None = None):
+        self.url = url
+        self.database = database
+        self.metrics = metrics
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._client: Client | None = None
+
+    async def start(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        self._client = connect(self.url)
+        create_schema(self._client, self.database)
+        log.info("ClickHouse ready at %s (database %s)", _redact(self.url), self.database)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._run(self._client.close)
+            self._client = None
+        self._executor.shutdown(wait=True)
+
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: list[Sequence[Any]], max_backoff_s=30.0
+    ) -> None:
+        """Insert ``rows``; retries until ClickHouse accepts them."""
+        if not rows:
+            return
+        token = dedup_token(table, rows)
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                await self._run(self._insert, table, columns, rows, token)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any driver error means "retry later"
+                if self.metrics:
+                    self.metrics.sink_errors.labels("clickhouse").inc()
+                log.warning("ClickHouse insert into %s failed (%s); retry in %.1fs",
+                            table, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff_s)
+                continue
+            if self.metrics:
+                self.metrics.sink_write_duration.labels("clickhouse").observe(
+                    time.perf_counter() - started
+                )
+                self.metrics.sink_rows.labels("clickhouse", table).inc(len(rows))
+            return
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list, token: str) -> None:
+        assert self._client is not None, "sink not started"
+        self._client.insert(
+            f"{self.database}.{table}",
+            rows,
+            column_names=list(columns),
+            settings={"insert_deduplication_token": token},
+        )
+
+    async def query(self, sql: str) -> list[tuple]:
+        return await self._run(lambda: self._client.query(sql).result_rows)
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(parsed.password, "***")
+    return url

@@ -1,0 +1,96 @@
+"""Every topic of the pipeline in one place: name, key, partitions, retention.
+
+Chat and member events are keyed by community id so that all state of one
+community lives on one partition (and one worker).  Topics are created
+idempotently at start-up; retention is always set explicitly because some
+brokers (Tansu) report only explicitly set configs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A logical topic; the physical name adds ``Settings.topic_prefix``."""
+
+    name: str
+    key: str
+    doc: str
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+
+    def configs(self) -> dict[str, str]:
+        configs = {"retention.ms": str(self.retention_ms)}
+        configs["cleanup.policy"] = "compact" if self.compacted else "delete"
+        return configs
+
+
+CHAT_MESSAGES = TopicSpec(
+    "community.chat.messages.v1", "community_id", "Chat messages in community groups."
+)
+MEMBER_EVENTS = TopicSpec(
+    "community.member.events.v1", "community_id", "Joins, leaves and removals."
+)
+TRANSACTIONS = TopicSpec("commerce.transactions.v1", "order_id", "Orders paid and refunded.")
+FUNNEL_EVENTS = TopicSpec("marketing.funnel.events.v1", "campaign_id", "Campaign funnel steps.")
+DEAD_LETTER = TopicSpec(
+    "pipeline.dead-letter.v1",
+    "source key",
+    "Rejected input: original bytes as value, reason in dlq.* headers.",
+    retention_ms=30 * DAY_MS,
+)
+ACTIVITY_MINUTE = TopicSpec(
+    "metrics.community.activity.minute.v1",
+    "<community_id>|<window_start>",
+    "CommunityMinuteActivity per window; compacted, latest revision wins.",
+    retention_ms=30 * DAY_MS,
+    compacted=True,
+)
+
+INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, TRANSACTIONS, FUNNEL_EVENTS)
+OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE)
+ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS
+
+
+def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
+    """Create missing topics; existing ones are left as they are. Returns created names."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.app_id}-admin",
+        **settings.kafka_client_options,
+    )
+    created: list[str] = []
+    try:
+        existing = set(admin.list_topics())
+        for spec in specs:
+            name = settings.topic(spec.name)
+            if name in existing:
+                continue
+            new = NewTopic(
+                name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication,
+                topic_configs=spec.configs(),
+            )
+            try:
+                admin.create_topics([new])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                log.debug("topic %s created concurrently", name)
+    finally:
+        admin.close()
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created
