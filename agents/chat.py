@@ -18,10 +18,10 @@ import asyncio
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
 from agents.activity import BatchResult, PartitionClock, WindowState, apply_batch
-from agents.edge import validate_batch
+from agents.edge import batches, validate_batch
 from agents.raw_rows import RAW_TABLES
 from pipeline.context import PipelineContext
 from pipeline.faust_support import acting_for
@@ -48,38 +48,36 @@ def register(ctx: PipelineContext) -> None:
     raw = RAW_TABLES[ChatMessage]
     metric_topic = ctx.topic(ACTIVITY_MINUTE)
 
-    async def chat_activity(stream) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            with ctx.metrics.batch_duration.labels(AGENT_NAME).time():
-                await ctx.ensure_started()
-                valid = await validate_batch(ctx, CHAT_MESSAGES, ChatMessage, events)
-                if not valid:
-                    continue
-                await ctx.clickhouse.insert(
-                    raw.table, raw.columns, raw.rows(valid, datetime.now(UTC))
-                )
-                by_partition: dict[int, list[tuple[EventT, ChatMessage]]] = defaultdict(list)
-                for event, message in valid:
-                    by_partition[event.message.partition].append((event, message))
-                results: list[tuple[EventT, PartitionClock, BatchResult]] = []
-                for partition, items in by_partition.items():
-                    clock = PartitionClock.from_wire(clocks.get(partition))
-                    result = apply_batch(
-                        clock,
-                        lambda key: WindowState.from_wire(windows.get(key)),
-                        [message for _, message in items],
-                        lateness_ms,
-                    )
-                    results.append((items[-1][0], clock, result))
-                await publish([r for _, _, r in results])
-                for last_event, clock, result in results:
-                    with acting_for(last_event):
-                        for key, state in result.changed.items():
-                            if key not in result.finalized:
-                                windows[key] = state.to_wire()
-                        clocks[last_event.message.partition] = clock.to_wire()
-                        for key in result.finalized:
-                            windows.pop(key, None)
+    async def chat_activity(stream: StreamT) -> None:
+        async for events in batches(ctx, stream, AGENT_NAME, CHAT_MESSAGES):
+            valid = await validate_batch(ctx, CHAT_MESSAGES, ChatMessage, events)
+            if valid:
+                await handle(valid)
+
+    async def handle(valid: list[tuple[EventT, ChatMessage]]) -> None:
+        await ctx.clickhouse.insert(raw.table, raw.columns, raw.rows(valid, datetime.now(UTC)))
+        by_partition: dict[int, list[tuple[EventT, ChatMessage]]] = defaultdict(list)
+        for event, message in valid:
+            by_partition[event.message.partition].append((event, message))
+        results: list[tuple[EventT, PartitionClock, BatchResult]] = []
+        for partition, items in by_partition.items():
+            clock = PartitionClock.from_wire(clocks.get(partition))
+            result = apply_batch(
+                clock,
+                lambda key: WindowState.from_wire(windows.get(key)),
+                [message for _, message in items],
+                lateness_ms,
+            )
+            results.append((items[-1][0], clock, result))
+        await publish([result for _, _, result in results])
+        for last_event, clock, result in results:
+            with acting_for(last_event):
+                for key, state in result.changed.items():
+                    if key not in result.finalized:
+                        windows[key] = state.to_wire()
+                clocks[last_event.message.partition] = clock.to_wire()
+                for key in result.finalized:
+                    windows.pop(key, None)
 
     async def publish(results: list[BatchResult]) -> None:
         records: list[CommunityMinuteActivity] = []

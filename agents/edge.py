@@ -10,11 +10,12 @@ input.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
 from pipeline.context import PipelineContext
 from pipeline.topics import DEAD_LETTER, TopicSpec
@@ -47,6 +48,22 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
         ("dlq.source.offset", str(letter.source_offset).encode()),
         ("dlq.rejected_at", letter.rejected_at.isoformat().encode()),
     ]
+
+
+async def batches(
+    ctx: PipelineContext, stream: StreamT, agent_name: str, spec: TopicSpec
+) -> AsyncIterator[list[EventT]]:
+    """Batches of raw events; the caller's loop body is timed and counted as processed.
+
+    Events are acknowledged (and so committable) only after the body returns.
+    """
+    settings = ctx.settings
+    async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+        await ctx.ensure_started()
+        started = time.perf_counter()
+        yield events
+        ctx.metrics.batch_duration.labels(agent_name).observe(time.perf_counter() - started)
+        ctx.metrics.events_processed.labels(spec.name).inc(len(events))
 
 
 async def validate_batch(

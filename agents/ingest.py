@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agents.edge import validate_batch
+from faust.types import StreamT
+
+from agents.edge import batches, validate_batch
 from agents.raw_rows import RAW_TABLES
 from pipeline.context import PipelineContext
 from pipeline.topics import FUNNEL_EVENTS, MEMBER_EVENTS, TRANSACTIONS, TopicSpec
@@ -31,18 +33,15 @@ def register(ctx: PipelineContext) -> None:
 def _register_one(ctx: PipelineContext, spec: TopicSpec, model: type[InputEvent]) -> None:
     raw = RAW_TABLES[model]
     agent_name = f"ingest-{raw.table}"
-    settings = ctx.settings
 
-    async def ingest(stream) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            with ctx.metrics.batch_duration.labels(agent_name).time():
-                await ctx.ensure_started()
-                valid = await validate_batch(ctx, spec, model, events)
-                if valid:
-                    newest = max(record.ts for _, record in valid)
-                    ctx.metrics.advance_watermark(spec.name, newest.timestamp())
-                    rows = raw.rows(valid, datetime.now(UTC))
-                    await ctx.clickhouse.insert(raw.table, raw.columns, rows)
+    async def ingest(stream: StreamT) -> None:
+        async for events in batches(ctx, stream, agent_name, spec):
+            valid = await validate_batch(ctx, spec, model, events)
+            if valid:
+                newest = max(record.ts for _, record in valid)
+                ctx.metrics.advance_watermark(spec.name, newest.timestamp())
+                rows = raw.rows(valid, datetime.now(UTC))
+                await ctx.clickhouse.insert(raw.table, raw.columns, rows)
 
     ctx.app.agent(ctx.topic(spec), name=agent_name)(ingest)
 

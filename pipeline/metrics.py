@@ -23,6 +23,11 @@ class PipelineMetrics:
             "pulse_events_consumed_total", "Records read from input topics.", ["topic"],
             registry=registry,
         )
+        self.events_processed = Counter(
+            "pulse_events_processed_total",
+            "Records whose batch completed: every sink written, ready to commit.", ["topic"],
+            registry=registry,
+        )
         self.events_valid = Counter(
             "pulse_events_valid_total", "Records that passed edge validation.", ["topic"],
             registry=registry,
