@@ -55,7 +55,7 @@ def register(ctx: PipelineContext) -> None:
                 await handle(valid)
 
     async def handle(valid: list[tuple[EventT, ChatMessage]]) -> None:
-        await ctx.clickhouse.insert(raw.table, raw.columns, raw.rows(valid, datetime.now(UTC)))
+        await raw.store(ctx.clickhouse, valid)
         by_partition: dict[int, list[tuple[EventT, ChatMessage]]] = defaultdict(list)
         for event, message in valid:
             by_partition[event.message.partition].append((event, message))

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from faust.types import EventT, StreamT
 
+from agents.raw_rows import offsets_identity
 from pipeline.context import PipelineContext
 from pipeline.topics import DEAD_LETTER, TopicSpec
 from schemas.base import InputEvent
@@ -123,4 +124,5 @@ async def publish_dead_letters(
             )
             for _, letter in letters
         ],
+        identity=offsets_identity([event for event, _ in letters]),
     )

@@ -7,8 +7,6 @@ any question about them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from faust.types import StreamT
 
 from agents.edge import batches, validate_batch
@@ -40,8 +38,7 @@ def _register_one(ctx: PipelineContext, spec: TopicSpec, model: type[InputEvent]
             if valid:
                 newest = max(record.ts for _, record in valid)
                 ctx.metrics.advance_watermark(spec.name, newest.timestamp())
-                rows = raw.rows(valid, datetime.now(UTC))
-                await ctx.clickhouse.insert(raw.table, raw.columns, rows)
+                await raw.store(ctx.clickhouse, valid)
 
     ctx.app.agent(ctx.topic(spec), name=agent_name)(ingest)
 

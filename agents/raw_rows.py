@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from faust.types import EventT
 
 from pipeline.privacy import mask_pii
+from pipeline.sinks.clickhouse import ClickHouseSink
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, Transaction
 
@@ -33,6 +34,11 @@ class RawTable:
     def columns(self) -> tuple[str, ...]:
         return self.fields + KAFKA_COLUMNS
 
+    async def store(self, sink: ClickHouseSink, items: Sequence[tuple[EventT, InputEvent]]) -> None:
+        """Insert the batch's valid events; a replayed batch carries the same token."""
+        identity = offsets_identity([event for event, _ in items])
+        await sink.insert(self.table, self.columns, self.rows(items, datetime.now(UTC)), identity)
+
     def rows(
         self, items: Sequence[tuple[EventT, InputEvent]], ingested_at: datetime
     ) -> list[tuple]:
@@ -45,6 +51,18 @@ class RawTable:
             values += (event.message.partition, event.message.offset, ingested_at)
             rows.append(tuple(values))
         return rows
+
+
+def offsets_identity(events: Sequence[EventT]) -> str:
+    """Identity of a batch by its source offsets: a replayed batch gets the same one."""
+    spans: dict[tuple[str, int], list[int]] = {}
+    for event in events:
+        message = event.message
+        span = spans.setdefault((message.topic, message.partition), [message.offset] * 2 + [0])
+        span[0] = min(span[0], message.offset)
+        span[1] = max(span[1], message.offset)
+        span[2] += 1
+    return ";".join(f"{t}/{p}:{a}-{b}#{n}" for (t, p), (a, b, n) in sorted(spans.items()))
 
 
 RAW_TABLES: dict[type[InputEvent], RawTable] = {

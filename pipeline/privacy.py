@@ -34,10 +34,13 @@ _WECHAT_ID = re.compile(
     r"|((?:微信号?|v信|薇信|威信|vx|wx|weixin|wechat|qq号?|扣扣)\s*[:：是为]?\s*)"
     r"([A-Za-z0-9][-_A-Za-z0-9]{4,29})"
 )
+# A Chinese character that can be part of a place name: not a verb or particle that
+# usually precedes an address ("寄到", "住在", "改成"), so the mask does not eat them.
+_PLACE_CHAR = r"(?:(?![到送寄在住是的了改成给往从我你他她家址和与])[\u4e00-\u9fa5])"
 _ADDRESS = re.compile(
-    r"((?:[\u4e00-\u9fa5]{2,7}(?:省|自治区))?[\u4e00-\u9fa5]{2,7}(?:市|自治州|盟))?"
-    r"((?:[\u4e00-\u9fa5]{1,8}(?:区|县|旗|镇|乡))?[\u4e00-\u9fa5\dA-Za-z]{1,20}?"
-    r"(?:路|街|大道|道|巷|弄|胡同|村|里)"
+    rf"((?:{_PLACE_CHAR}{{2,7}}(?:省|自治区))?(?:{_PLACE_CHAR}{{2,7}}(?:市|自治州|盟))?"
+    rf"(?:{_PLACE_CHAR}{{1,8}}(?:区|县|旗|镇|乡))?)"
+    rf"({_PLACE_CHAR}{{1,10}}(?:路|街|大道|道|巷|弄|胡同|村|里)"
     r"(?:\d{1,5}(?:号|弄|巷))+"
     r"(?:\d{1,4}(?:栋|幢|座|号楼|单元|楼|层|室|号))*)"
 )

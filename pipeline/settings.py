@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Faust state and local files.")
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    batch_max: int = Field(5000, ge=1, description="Max events handled per agent batch.")
-    batch_within_s: float = Field(0.2, gt=0, description="Max wait to fill a batch.")
+    batch_max: int = Field(10_000, ge=1, description="Max events handled per agent batch.")
+    batch_within_s: float = Field(
+        0.5, gt=0, description="Max wait to fill a batch: fewer, larger sink writes vs latency."
+    )
 
     # Event time
     allowed_lateness_s: int = Field(

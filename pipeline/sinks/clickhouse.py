@@ -71,13 +71,9 @@ def connect(url: str) -> Client:
     )
 
 
-def dedup_token(table: str, rows: Sequence[Sequence[Any]]) -> str:
-    """Same rows, same token: a retried batch is recognised by ClickHouse."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(table.encode())
-    for row in rows:
-        digest.update(repr(row).encode())
-    return digest.hexdigest()
+def dedup_token(table: str, identity: str) -> str:
+    """Same batch identity, same token: a retried batch is recognised by ClickHouse."""
+    return hashlib.blake2b(f"{table}\n{identity}".encode(), digest_size=16).hexdigest()
 
 
 def create_schema(client: Client, database: str) -> None:
@@ -111,12 +107,21 @@ class ClickHouseSink:
         self._executor.shutdown(wait=True)
 
     async def insert(
-        self, table: str, columns: Sequence[str], rows: list[Sequence[Any]], max_backoff_s=30.0
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[Sequence[Any]],
+        identity: str | None = None,
+        max_backoff_s: float = 30.0,
     ) -> None:
-        """Insert ``rows``; retries until ClickHouse accepts them."""
+        """Insert ``rows``; retries until ClickHouse accepts them.
+
+        ``identity`` names the batch (e.g. its source offsets) so a retry carries the
+        same deduplication token; without it the rows themselves are hashed.
+        """
         if not rows:
             return
-        token = dedup_token(table, rows)
+        token = dedup_token(table, identity if identity is not None else repr(rows))
         delay = 0.2
         while True:
             started = time.perf_counter()

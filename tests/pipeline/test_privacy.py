@@ -38,7 +38,9 @@ def test_personal_data_is_masked(text: str, secret: str) -> None:
 
 def test_masks_keep_what_a_moderator_needs() -> None:
     assert mask_pii("电话13812345678") == "电话138****5678"
-    assert mask_pii("寄到北京市朝阳区建国路88号").startswith("寄到北京市")
+    assert mask_pii("寄到北京市朝阳区建国路88号") == "寄到北京市朝阳区***"
+    assert mask_pii("收货地址改成北京市海淀区学院路976号1栋2701室了") == "收货地址改成北京市海淀区***了"
+    assert mask_pii("快递送到学院路976号吧") == "快递送到***吧"
 
 
 @pytest.mark.parametrize(
@@ -53,3 +55,22 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 def test_no_long_digit_run_survives_in_a_mixed_message() -> None:
     text = "客服电话13912345678，身份证320102198001011234，卡6217000010001234567"
     assert not re.search(r"\d{7,}", mask_pii(text))
+
+
+def test_every_personal_value_in_a_generated_stream_is_masked() -> None:
+    import orjson
+
+    from pipeline.generator import GeneratorConfig, generate
+    from pipeline.topics import CHAT_MESSAGES
+
+    stream = generate(GeneratorConfig(seed=21, communities=3, days=1.0))
+    texts = {}
+    for record in stream.records:
+        if record.topic == CHAT_MESSAGES.name and record.kind != "malformed":
+            value = orjson.loads(record.value)
+            texts[value["message_id"]] = value["text"]
+    assert len(stream.truth.pii_messages) >= 10
+    for pii in stream.truth.pii_messages:
+        masked = mask_pii(texts[pii.message_id])
+        for kind, value in zip(pii.kinds, pii.values, strict=True):
+            assert value not in masked, f"{kind} survived: {masked}"

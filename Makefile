@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test lint bench schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Prometheus and Alertmanager tools (promtool, amtool) for the deploy tests.
+system-deps:
+	bash deploy/local/install-system-deps.sh
+
+demo: setup
+	$(BIN)/pulse demo
+
+test: setup system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+schemas: setup
+	$(BIN)/pulse schemas
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

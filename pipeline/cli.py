@@ -1,0 +1,79 @@
+"""``pulse``: run the worker, the embedded stack, the demo and the generator."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.settings import load_settings
+
+app = typer.Typer(help="Community metrics and sentiment alerts pipeline.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def worker(loglevel: str = typer.Option("info", help="Faust log level.")) -> None:
+    """Run a Faust worker with every agent (configured by PULSE_* variables)."""
+    import faust
+
+    from pipeline.app import create_app
+
+    settings = load_settings()
+    faust_worker = faust.Worker(create_app(settings), loglevel=loglevel)
+    faust_worker.execute_from_commandline()
+
+
+@app.command()
+def topics() -> None:
+    """Create every topic of the pipeline (idempotent)."""
+    from pipeline.topics import ensure_topics
+
+    created = ensure_topics(load_settings())
+    console.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+@app.command()
+def schemas(out: Path = typer.Option(None, help="Directory (default schemas/json).")) -> None:
+    """Write the JSON Schema of every input and output record."""
+    from schemas.export import JSON_DIR, write_schemas
+
+    for path in write_schemas(out or JSON_DIR):
+        console.print(str(path))
+
+
+@app.command()
+def demo(
+    seed: int = typer.Option(7, help="Generator seed."),
+    communities: int = typer.Option(6, help="Number of simulated communities."),
+    days: float = typer.Option(2.0, help="Simulated days of activity."),
+    scale: float = typer.Option(1.0, help="Activity multiplier (stream size)."),
+    rate: float = typer.Option(0.0, help="Replay rate in records/s (0 = as fast as possible)."),
+    directory: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its data."),
+) -> None:
+    """Start the embedded stack, replay a generated stream, show the results, stop."""
+    from pipeline.demo import DemoOptions, run_demo
+
+    options = DemoOptions(seed=seed, communities=communities, days=days, scale=scale,
+                          rate=rate or None, directory=directory)
+    raise typer.Exit(run_demo(options, console))
+
+
+def _register_generator() -> None:
+    from pipeline.generator.commands import register
+
+    register(app)
+
+
+_register_generator()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()
