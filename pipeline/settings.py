@@ -64,6 +64,24 @@ class Settings(BaseSettings):
         500, ge=1, description="Label cardinality cap: further communities share '_other'."
     )
 
+    # Sentiment and alerts
+    sentiment_mode: str = Field("default", description="Scorer mode: default or snownlp.")
+    sentiment_workers: int = Field(
+        1, ge=0, description="Scoring processes (0 = in the worker process, for tests)."
+    )
+    alertmanager_url: str | None = Field(
+        None, description="Alertmanager base URL (API v2), e.g. http://alertmanager:9093"
+    )
+    wecom_webhook_url: SecretStr | None = Field(
+        None, description="WeCom group robot webhook URL (contains the robot key)."
+    )
+    console_token: SecretStr | None = Field(
+        None, description="Token for the moderator console and its API (required to use it)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:6066", description="Base URL of the worker's web server, for links."
+    )
+
     def topic(self, base_name: str) -> str:
         """Physical topic name for a logical one."""
         return f"{self.topic_prefix}{base_name}"
