@@ -71,7 +71,11 @@ _register_generator()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # kafka-python's client warns about its own slow poll loop under CPU load: not actionable.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     app()
 
 

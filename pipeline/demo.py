@@ -107,14 +107,18 @@ def _replay(records, settings: Settings, rate, worker: WorkerProcess, console: C
         done_task = progress.add_task("processed", total=total, rate="")
         producer.start()
         processed = 0.0
+        produce_rate = ""
         while processed < total:
             if failure:
                 raise failure[0]
             time.sleep(0.5)
             processed = worker.metric_total("pulse_events_processed_total")
             elapsed = time.perf_counter() - started
-            progress.update(sent_task, completed=produced[0],
-                            rate=f"{produced[0] / elapsed:,.0f}/s")
+            if not produce_rate:
+                rate_now = f"{produced[0] / elapsed:,.0f}/s"
+                if produced[0] >= total:
+                    produce_rate = rate_now
+            progress.update(sent_task, completed=produced[0], rate=produce_rate or rate_now)
             progress.update(done_task, completed=processed, rate=f"{processed / elapsed:,.0f}/s")
     producer.join()
     console.print(f"{total:,} records processed in {time.perf_counter() - started:.1f}s")

@@ -76,6 +76,33 @@ class PipelineMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )
+        self.sentiment_messages = Counter(
+            "pulse_sentiment_messages_total",
+            "Scored member text messages by polarity (positive share target >= 60%).",
+            ["community", "polarity"], registry=registry,
+        )
+        self.alerts = Counter(
+            "pulse_alerts_total", "Alert records published, by tier and lifecycle event.",
+            ["tier", "event"], registry=registry,
+        )
+        self.open_incidents = Gauge(
+            "pulse_open_incidents", "Incidents not yet resolved, by tier (this worker).",
+            ["tier"], registry=registry,
+        )
+        self.alert_latency = Histogram(
+            "pulse_alert_latency_seconds",
+            "From the triggering message's Kafka timestamp to the alert being published.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.alert_deliveries = Counter(
+            "pulse_alert_deliveries_total", "Alert delivery attempts by channel and outcome.",
+            ["channel", "outcome"], registry=registry,
+        )
+        self.alert_delivery_duration = Histogram(
+            "pulse_alert_delivery_seconds", "Time to deliver an alert, retries included.",
+            ["channel"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry,
+        )
 
     def advance_watermark(self, topic: str, event_time_s: float) -> None:
         """Raise the topic's watermark gauge (never lowers it)."""

@@ -59,9 +59,29 @@ ACTIVITY_MINUTE = TopicSpec(
     compacted=True,
 )
 
+SENTIMENT_ALERTS = TopicSpec(
+    "alerts.sentiment.v1",
+    "incident_id",
+    "Alert per incident change (opened, upgraded, acknowledged, ...); highest revision wins.",
+    retention_ms=90 * DAY_MS,
+)
+INCIDENT_COMMANDS = TopicSpec(
+    "pipeline.incident-commands.v1",
+    "community_id",
+    "IncidentCommand: moderator actions, escalations, spread; co-partitioned with chat.",
+    retention_ms=30 * DAY_MS,
+)
+NEGATIVE_SIGNALS = TopicSpec(
+    "pipeline.negative-signals.v1",
+    "fingerprint",
+    "Negative messages re-keyed by complaint fingerprint, for cross-community spread.",
+    retention_ms=2 * DAY_MS,
+)
+
 INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, TRANSACTIONS, FUNNEL_EVENTS)
-OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE)
-ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS
+OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, SENTIMENT_ALERTS)
+INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS)
+ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 
 def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:

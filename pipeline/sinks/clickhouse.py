@@ -153,8 +153,14 @@ class ClickHouseSink:
             settings={"insert_deduplication_token": token},
         )
 
-    async def query(self, sql: str) -> list[tuple]:
-        return await self._run(lambda: self._client.query(sql).result_rows)
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+        """Rows of ``sql``; values go in ``parameters`` (``{name:Type}`` placeholders)."""
+        await self._ensure_open()
+        return await self._run(lambda: self._client.query(sql, parameters=parameters).result_rows)
+
+    async def _ensure_open(self) -> None:
+        if self._client is None:
+            await self.start()
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
