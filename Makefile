@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Prometheus and Alertmanager tools (promtool, amtool) for the deploy tests.
+# Prometheus/Alertmanager (promtool, amtool, a real Alertmanager for delivery tests) and
+# headless Chromium for the moderator console test: Debian packages, root + apt only.
 system-deps:
 	bash deploy/local/install-system-deps.sh
+	bash pipeline/console/install-browser.sh
 
 demo: setup
 	$(BIN)/pulse demo

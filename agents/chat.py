@@ -14,7 +14,6 @@ saved state with lost outputs would never be re-emitted.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
@@ -46,7 +45,6 @@ def register(ctx: PipelineContext) -> None:
     )
     lateness_ms = settings.allowed_lateness_s * 1000
     raw = RAW_TABLES[ChatMessage]
-    metric_topic = ctx.topic(ACTIVITY_MINUTE)
 
     async def chat_activity(stream: StreamT) -> None:
         async for events in batches(ctx, stream, AGENT_NAME, CHAT_MESSAGES):
@@ -103,10 +101,9 @@ def register(ctx: PipelineContext) -> None:
                 for r in records
             ],
         )
-        deliveries = [
-            await metric_topic.send(key=r.key.encode(), value=r.to_json()) for r in records
-        ]
-        await asyncio.gather(*deliveries)
+        await ctx.publish(
+            ACTIVITY_MINUTE, [(r.key.encode(), r.to_json(), None) for r in records]
+        )
         latest_final: dict[str, CommunityMinuteActivity] = {}
         for record in records:
             if record.is_final:

@@ -101,13 +101,14 @@ async def validate_batch(
 async def publish_dead_letters(
     ctx: PipelineContext, topic_label: str, letters: list[tuple[EventT, DeadLetter]]
 ) -> None:
-    dlq = ctx.topic(DEAD_LETTER)
-    for event, letter in letters:
-        await dlq.send(
-            key=event.message.key,
-            value=event.message.value or b"",
-            headers=dead_letter_headers(letter),
-        )
+    await ctx.publish(
+        DEAD_LETTER,
+        [
+            (event.message.key, event.message.value or b"", dead_letter_headers(letter))
+            for event, letter in letters
+        ],
+    )
+    for _, letter in letters:
         ctx.metrics.dead_letters.labels(topic_label, letter.reason).inc()
         log.info(
             "dead letter %s/%d@%d: %s (%s)",

@@ -61,13 +61,15 @@ def demo(
     raise typer.Exit(run_demo(options, console))
 
 
-def _register_generator() -> None:
-    from pipeline.generator.commands import register
+def _register_subcommands() -> None:
+    from pipeline.console.commands import register as register_alerts
+    from pipeline.generator.commands import register as register_generate
 
-    register(app)
+    register_generate(app)
+    register_alerts(app)
 
 
-_register_generator()
+_register_subcommands()
 
 
 def main() -> None:

@@ -47,6 +47,26 @@ class PipelineContext:
             )
         return self._topics[name]
 
+    async def publish(
+        self,
+        spec: TopicSpec,
+        records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]],
+    ) -> None:
+        """Send ``(key, value, headers)`` records and wait until the broker has them all.
+
+        Goes straight to the app's producer (Faust's ``Topic.send`` costs ~1 ms per
+        record); Faust still flushes this producer before it commits offsets.
+        """
+        if not records:
+            return
+        name = self.settings.topic(spec.name)
+        producer = self.app.producer
+        futures = [
+            await producer.send(name, key, value, None, None, headers)
+            for key, value, headers in records
+        ]
+        await asyncio.gather(*futures)
+
     async def ensure_started(self) -> None:
         """Start the sinks once (agents call it before their first batch)."""
         if self.sinks_started:

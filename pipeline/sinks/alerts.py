@@ -57,7 +57,7 @@ class ClickHouseAlertReader:
         rows = await self.sink.query(
             f"SELECT argMax(record, revision) FROM {self._table()} "
             f"GROUP BY incident_id HAVING {having} "
-            f"ORDER BY max(opened_at) DESC LIMIT {int(limit)}",
+            f"ORDER BY max(updated_at) DESC LIMIT {int(limit)}",
             parameters,
         )
         return [Alert.model_validate_json(record) for (record,) in rows]

@@ -1,0 +1,100 @@
+"""A moderator in headless Chromium: sign in with the token, then 受理 → 解决 → 回访.
+
+Needs ``pipeline/console/install-browser.sh`` (Debian chromium, chromium-driver)
+and the ``selenium`` package; leaves ``var/screenshots/console.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from console_harness import TOKEN, RunningConsole
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--window-size=1440,900", "--lang=zh-CN")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
+        "no Chromium: run pipeline/console/install-browser.sh (make test does)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for_text(driver: webdriver.Chrome, selector: str, text: str) -> None:
+    """Wait for the next page: elements of the one being left may go stale meanwhile."""
+    WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, selector)),
+        message=f"{text!r} never appeared in {selector}",
+    )
+
+
+def submit(driver: webdriver.Chrome, action: str, who: str | None, note: str) -> None:
+    """Fill one action form (``who`` None: keep the remembered name) and submit it."""
+    form = driver.find_element(By.ID, f"form-{action}")
+    if who is not None:
+        actor = form.find_element(By.NAME, "actor")
+        actor.clear()
+        actor.send_keys(who)
+    form.find_element(By.NAME, "note").send_keys(note)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_moderator_closes_the_loop_in_the_browser(browser: webdriver.Chrome,
+                                                  console: RunningConsole) -> None:
+    browser.get(f"{console.url}/console?token={TOKEN}")
+    wait_for_text(browser, "h1", "待处理告警")
+    assert browser.current_url == f"{console.url}/console"     # token gone from the URL
+    rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
+    assert [r.get_attribute("data-incident") for r in rows] == [
+        "inc-severe", "inc-moderate", "inc-mild"]
+    top = rows[0]
+    assert "重度" in top.find_element(By.CSS_SELECTOR, ".badge").text
+    assert "overdue" in top.find_element(By.CSS_SELECTOR, "[data-deadline=respond]").text
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / "console.png"))
+
+    top.find_element(By.CSS_SELECTOR, "a.open").click()
+    wait_for_text(browser, "h1", "wx-crisis")
+    submit(browser, "acknowledge", "王小明", "已联系群主，正在核实")
+    wait_for_text(browser, "#flash", "已生效")
+    assert "已受理" in browser.find_element(By.CSS_SELECTOR, "h1 .status").text
+    assert "王小明" in browser.find_element(By.ID, "timeline").text
+    assert not browser.find_element(By.ID, "acknowledge-actor").is_enabled()
+    assert browser.find_element(By.ID, "resolve-actor").get_attribute("value") == "王小明"
+
+    submit(browser, "resolve", None, "已退款并致歉")
+    wait_for_text(browser, "h1 .status", "已解决")
+    submit(browser, "follow_up", "韩梅梅", "回访：用户表示满意")
+    wait_for_text(browser, "h1 .status", "已回访")
+    timeline = browser.find_element(By.ID, "timeline").text
+    assert "王小明" in timeline and "韩梅梅" in timeline
+    assert browser.find_elements(By.CSS_SELECTOR, "input[name=actor]:enabled") == []
+    browser.save_screenshot(str(SCREENSHOTS / "console-detail.png"))
+    assert [c.kind for c in console.sender.sent] == ["acknowledge", "resolve", "follow_up"]
+
+    browser.find_element(By.CSS_SELECTOR, "header a").click()
+    wait_for_text(browser, "h1", "待处理告警")
+    open_rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
+    assert [r.get_attribute("data-incident") for r in open_rows] == ["inc-moderate", "inc-mild"]
+    assert "wx-crisis" in browser.find_element(By.TAG_NAME, "main").text   # recently closed
