@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.table import Table
 
+from bench import latency
 from pipeline.generator import GeneratorConfig, generate, produce
 from pipeline.settings import Settings, load_settings
 from pipeline.stack import Broker, WorkerProcess, free_port, prepare
@@ -143,6 +144,22 @@ def main() -> None:
             entry("pipeline_vs_raw_consume", ours, "events/s", "raw_aiokafka_consume", raw),
             entry("pipeline_vs_naive_faust", ours, "events/s", "naive_faust_agent", naive),
         ]
+        for rate in (5000.0, 1000.0):
+            latency_settings = settings.model_copy(update={
+                "topic_prefix": f"bench-lat-{int(rate)}.", "app_id": f"bench-lat-{int(rate)}",
+                "clickhouse_url": f"chdb://{work / f'clickhouse-lat-{int(rate)}'}",
+                "web_port": free_port(),
+            })
+            prepare(latency_settings)
+            measured = latency.measure(latency_settings, work, rate)
+            console.print(f"alert latency at {rate:,.0f} records/s: {measured}")
+            if "p99_s" in measured:
+                entries.append({
+                    "name": f"alert_latency_p99_at_{int(rate)}_per_s", "value":
+                    round(measured["p99_s"], 3), "unit": "s", "baseline": "target_1s",
+                    "baseline_value": 1.0, "ratio": round(measured["p99_s"] / 1.0, 3),
+                    "details": {k: round(v, 3) for k, v in measured.items()},
+                })
     finally:
         broker.stop()
     entries += sentiment_entries()

@@ -14,11 +14,14 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
-from agents import chat, ingest
+from agents import alert_delivery, chat, ingest, sentiment
+from pipeline.console.views import register as register_console
 from pipeline.context import PipelineContext
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
+from pipeline.sinks.alerts import ClickHouseAlertReader, KafkaCommandSender
 from pipeline.sinks.clickhouse import ClickHouseSink
+from pipeline.topics import INCIDENT_COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,23 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ctx = PipelineContext(app=app, settings=settings, metrics=metrics, clickhouse=sink)
     chat.register(ctx)
     ingest.register(ctx)
+    deliverer = alert_delivery.register(ctx)
+    sentiment.register(ctx, deliverer)
+    _register_console(ctx)
     _register_lifecycle(ctx)
     return app
+
+
+def _register_console(ctx: PipelineContext) -> None:
+    """Moderator console: reads incidents from ClickHouse, acts through commands."""
+    token = ctx.settings.console_token
+    register_console(
+        ctx.app,
+        ClickHouseAlertReader(ctx.clickhouse),
+        KafkaCommandSender(ctx.topic(INCIDENT_COMMANDS)),
+        token.get_secret_value() if token else None,
+        ctx.settings.public_url,
+    )
 
 
 def _register_lifecycle(ctx: PipelineContext) -> None:

@@ -18,10 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.generator import GeneratorConfig, generate, produce, write_stream
-from pipeline.report import compare_minutes, read_report, truth_minute_counts
+from pipeline.progress import wait_until_committed
+from pipeline.report import compare_minutes, match_episodes, read_report, truth_minute_counts
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks.clickhouse import connect
 from pipeline.stack import Broker, WorkerProcess, free_port, prepare
+from schemas.alerts import TIER_NAMES_ZH
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def _replay(records, settings: Settings, rate, worker: WorkerProcess, console: C
             progress.update(done_task, completed=processed, rate=f"{processed / elapsed:,.0f}/s")
     producer.join()
     console.print(f"{total:,} records processed in {time.perf_counter() - started:.1f}s")
+    wait_until_committed(settings, lambda: worker.healthy())
+    console.print("all agents done (sentiment and alerts included), offsets committed")
     return worker.metrics()
 
 
@@ -148,6 +152,27 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
     for community, (messages, windows, final) in report.community_messages.items():
         activity.add_row(community, f"{messages:,}", f"{windows:,}", f"{final:,}")
     console.print(activity)
+
+    mood = Table("community", "scored member messages", "positive share", "negative share",
+                 title="Sentiment (ClickHouse message_sentiment; target positive >= 60%)")
+    for community, (scored, positive, negative) in report.sentiment.items():
+        mark = "" if positive >= 0.6 else " [yellow](below target)[/yellow]"
+        mood.add_row(community, f"{scored:,}", f"{positive:.1%}{mark}", f"{negative:.1%}")
+    console.print(mood)
+
+    incidents = Table("incident", "tier", "status", "communities", "negative msgs", "members",
+                      "terms", title="Sentiment incidents (alerts.sentiment.v1, latest revision)")
+    for alert in report.incidents:
+        incidents.add_row(alert.incident_id, f"{alert.tier} {TIER_NAMES_ZH[alert.tier]}",
+                          alert.status, ", ".join(alert.community_ids),
+                          str(alert.negative_messages), str(alert.members),
+                          ", ".join(alert.matched_terms[:5]))
+    console.print(incidents)
+    for episode, hits in match_episodes(report.incidents, truth.episodes):
+        tiers = sorted({h.tier for h in hits}) or ["none"]
+        ok = "[green]ok[/green]" if episode.expected_tier in tiers else "[red]MISSED[/red]"
+        console.print(f"episode {episode.episode_id} in {', '.join(episode.community_ids)}: "
+                      f"expected {episode.expected_tier}, got {', '.join(tiers)} {ok}")
 
     dlq = Table("reason", "records", title="Dead letters (pipeline.dead-letter.v1)")
     for reason, count in report.dead_letters.items():

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.alerts import Alert
+
 RAW_TABLES = ("chat_messages", "member_events", "transactions", "funnel_events")
 
 
@@ -22,6 +24,10 @@ class PipelineReport:
     dead_letters: dict[str, int] = field(default_factory=dict)
     minute_counts: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     """(community, window start epoch s) -> (messages, speakers)"""
+    sentiment: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    """community -> (scored member messages, positive share, negative share)"""
+    incidents: list[Alert] = field(default_factory=list)
+    """Latest revision of every incident, oldest first."""
 
 
 def _epoch(value: datetime) -> int:
@@ -48,6 +54,19 @@ def read_report(client: Client, database: str = "pulse") -> PipelineReport:
         entry[1] += 1
         entry[2] += int(is_final)
     report.community_messages = {k: (v[0], v[1], v[2]) for k, v in sorted(totals.items())}
+    sentiment_rows = client.query(
+        f"SELECT community_id, count(), countIf(polarity = 'positive') / count(), "
+        f"countIf(polarity = 'negative') / count() FROM {database}.message_sentiment FINAL "
+        f"WHERE sender_role = 'member' GROUP BY community_id ORDER BY community_id"
+    ).result_rows
+    report.sentiment = {c: (int(n), float(p), float(q)) for c, n, p, q in sentiment_rows}
+    report.incidents = [
+        Alert.model_validate_json(record)
+        for (record,) in client.query(
+            f"SELECT argMax(record, revision) FROM {database}.sentiment_alerts "
+            f"GROUP BY incident_id ORDER BY min(opened_at), incident_id"
+        ).result_rows
+    ]
     report.dead_letters = dict(
         client.query(
             f"SELECT reason, count() FROM {database}.dead_letters FINAL GROUP BY reason "
@@ -79,3 +98,15 @@ def compare_minutes(
                 f"{community} {when}: pipeline {actual.get(key)} != truth {expected.get(key)}"
             )
     return problems
+
+
+def match_episodes(incidents: list[Alert], episodes) -> list[tuple[object, list[Alert]]]:
+    """Each ground-truth episode with the incidents holding any of its messages."""
+    matched = []
+    for episode in episodes:
+        ids = set(episode.message_ids)
+        hits = [i for i in incidents if ids & {e.message_id for e in i.excerpts}
+                or (i.community_id in episode.community_ids
+                    and i.window_start <= episode.end and i.window_end >= episode.start)]
+        matched.append((episode, hits))
+    return matched

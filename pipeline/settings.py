@@ -65,9 +65,28 @@ class Settings(BaseSettings):
     )
 
     # Sentiment and alerts
-    sentiment_mode: str = Field("default", description="Scorer mode: default or snownlp.")
+    sentiment_mode: Literal["improved", "snownlp"] = Field(
+        "improved", description="Scorer: improved (default) or snownlp (SnowNLP-identical)."
+    )
     sentiment_workers: int = Field(
         1, ge=0, description="Scoring processes (0 = in the worker process, for tests)."
+    )
+    positive_score: float = Field(
+        0.6, ge=0, le=1, description="Score at or above which a message counts as positive."
+    )
+    negative_score: float = Field(
+        0.4, ge=0, le=1,
+        description="Below this a message counts as negative in share metrics (escalation "
+        "uses its own, stricter rules).",
+    )
+    alert_batch_within_s: float = Field(
+        0.1, gt=0, description="Max wait to fill a sentiment batch: bounds alert latency."
+    )
+    escalation_policy_file: Path | None = Field(
+        None, description="JSON file overriding escalation rule defaults (agents/escalation)."
+    )
+    escalation_check_interval_s: float = Field(
+        30.0, gt=0, description="How often unacknowledged incidents are checked for escalation."
     )
     alertmanager_url: str | None = Field(
         None, description="Alertmanager base URL (API v2), e.g. http://alertmanager:9093"

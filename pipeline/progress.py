@@ -1,0 +1,76 @@
+"""Has a consumer group processed everything? Committed offsets vs true log ends.
+
+Faust commits an offset only when every agent reading that topic acknowledged
+the record, after flushing its producer, so "all input committed" means every
+output of every agent is out.  Log ends are found by reading the records,
+because the embedded broker's ListOffsets(latest) can under-report (see
+ENGINEERING.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pipeline.settings import Settings
+from pipeline.topics import INPUT_TOPICS
+
+
+def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    """End offset of every non-empty partition, found by reading every record."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+        auto_offset_reset="earliest", consumer_timeout_ms=1500, **settings.kafka_client_options,
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = defaultdict(int)
+        for record in consumer:
+            tp = TopicPartition(record.topic, record.partition)
+            ends[tp] = max(ends[tp], record.offset + 1)
+        return dict(ends)
+    finally:
+        consumer.close()
+
+
+def committed_offsets(
+    settings: Settings, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=settings.app_id,
+        enable_auto_commit=False, **settings.kafka_client_options,
+    )
+    try:
+        return {tp: consumer.committed(tp) or 0 for tp in partitions}
+    finally:
+        consumer.close()
+
+
+def wait_until_committed(
+    settings: Settings,
+    alive: Callable[[], bool],
+    timeout: float = 300,
+    topics: list[str] | None = None,
+) -> None:
+    """Block until the worker group committed every input record (raises on timeout)."""
+    names = topics or [settings.topic(spec.name) for spec in INPUT_TOPICS]
+    ends = log_end_offsets(settings, names)
+    deadline = time.monotonic() + timeout
+    current: dict[TopicPartition, int] = {}
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError("worker died before committing its input")
+        current = committed_offsets(settings, list(ends))
+        if all(current[tp] >= end for tp, end in ends.items()):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"input not committed after {timeout}s: {current} < {ends}")

@@ -1,0 +1,159 @@
+"""Sentiment to moderators, end to end: real broker, Faust worker, chdb, Alertmanager.
+
+The generator's negative episodes must each raise the expected tier, alerts
+must reach Alertmanager (labels tier/community/incident) and the WeCom robot,
+carry no personal data, and a moderator's acknowledgement through the console
+API must come back as a new alert revision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from pipeline.generator import GeneratorConfig, generate, produce
+from pipeline.settings import Settings
+from pipeline.stack import WorkerProcess
+from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
+from schemas.alerts import Alert
+from tests.live_alertmanager import live_alertmanager
+from tests.support import wait_until_committed
+
+pytestmark = pytest.mark.integration
+TOKEN = "moderator-secret"
+START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+
+
+def alert_records(settings: Settings) -> list[tuple[bytes, Alert]]:
+    consumer = KafkaConsumer(
+        settings.topic(SENTIMENT_ALERTS.name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    try:
+        return [(r.value, Alert.model_validate_json(r.value)) for r in consumer]
+    finally:
+        consumer.close()
+
+
+def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
+    out: dict[str, Alert] = {}
+    for _, alert in records:
+        if alert.incident_id not in out or alert.revision > out[alert.incident_id].revision:
+            out[alert.incident_id] = alert
+    return out
+
+
+def api(worker: WorkerProcess, path: str, body: dict | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(
+        f"{worker.url}{path}", method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_episodes_become_graded_alerts_delivered_to_moderators(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    stream = generate(GeneratorConfig(seed=7, communities=4, days=1.0, start=START))
+    episodes = stream.truth.episodes
+    assert {e.expected_tier for e in episodes} == {"mild", "moderate", "severe"}
+    with live_alertmanager(tmp_path / "alertmanager") as alertmanager:
+        settings = pipeline_settings.model_copy(update={
+            "alertmanager_url": alertmanager.url,
+            "wecom_webhook_url": f"{alertmanager.receivers_url}/cgi-bin/webhook/send?key=k",
+            "console_token": TOKEN,
+        })
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        worker.start()
+        try:
+            produce(stream.records, settings)
+            wait_until_committed(settings, worker)
+            records = alert_records(settings)
+            incidents = latest(records)
+
+            # every episode: exactly one incident in each community it touches, of its tier
+            messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
+                        for r in stream.records
+                        if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+            matched = set()
+            for episode in episodes:
+                for community in episode.community_ids:
+                    times = sorted(datetime.fromisoformat(messages[i]["ts"])
+                                   for i in episode.message_ids
+                                   if messages[i]["community_id"] == community)
+                    hits = [a for a in incidents.values() if a.community_id == community
+                            and a.window_start <= times[-1] and a.window_end >= times[0]]
+                    assert len(hits) == 1, (episode.episode_id, community, hits)
+                    assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
+                    matched.add(hits[0].incident_id)
+            false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
+            assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
+
+            # no personal data in any alert revision
+            pii_values = [v for p in stream.truth.pii_messages for v in p.values]
+            member_ids = {json.loads(r.value)["member_id"] for r in stream.records
+                          if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+            for raw, _ in records:
+                text = raw.decode()
+                assert not any(value in text for value in pii_values)
+                assert not any(f'"{m}"' in text for m in member_ids)
+
+            # Alertmanager has them, labelled for routing and inhibition
+            with urllib.request.urlopen(f"{alertmanager.url}/api/v2/alerts", timeout=5) as r:
+                firing = json.loads(r.read())
+            labels = [a["labels"] for a in firing if a["labels"].get("alertname")
+                      == "CommunityNegativeSentiment"]
+            assert {lbl["incident"] for lbl in labels} >= {
+                a.incident_id for a in incidents.values() if a.status == "open"
+            }
+            assert all({"tier", "community", "incident"} <= set(lbl) for lbl in labels)
+
+            # the WeCom robot was paged for openings and upgrades, Chinese first
+            pages = alertmanager.received.bodies("POST", "/cgi-bin/webhook/send")
+            assert pages and all(p["msgtype"] == "markdown" for p in pages)
+            assert any("重度" in p["markdown"]["content"] for p in pages)
+            assert not any(v in json.dumps(pages, ensure_ascii=False) for v in pii_values)
+
+            # a moderator acknowledges the severe incident through the console API
+            severe = next(a for a in incidents.values() if a.tier == "severe")
+            status, _ = api(worker, f"/api/alerts/{severe.incident_id}/acknowledge",
+                            {"actor": "王小明", "note": "已联系群主 13912345678"})
+            assert status == 202
+            deadline = time.monotonic() + 60
+            while True:
+                current = latest(alert_records(settings))[severe.incident_id]
+                if current.status == "acknowledged":
+                    break
+                assert time.monotonic() < deadline, "acknowledgement never applied"
+                time.sleep(0.5)
+            assert current.acknowledged_by == "王小明" and current.revision > severe.revision
+            assert "13912345678" not in current.model_dump_json()
+            _, shown = api(worker, f"/api/alerts/{severe.incident_id}")
+            assert shown["status"] == "acknowledged"
+        finally:
+            worker.stop()
+        assert "13912345678" not in (tmp_path / "worker.log").read_text()
+
+
+def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_path: Path) -> None:
+    stream = generate(GeneratorConfig(seed=7, communities=4, days=1.0, start=START,
+                                      episodes=False))
+    worker = WorkerProcess(pipeline_settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        wait_until_committed(pipeline_settings, worker)
+    finally:
+        worker.stop()
+    incidents = latest(alert_records(pipeline_settings))
+    assert not [a for a in incidents.values() if a.tier == "severe"]
+    assert all(orjson.loads(a.model_dump_json())["community_id"] for a in incidents.values())

@@ -1,0 +1,92 @@
+"""A real Alertmanager (Debian's prometheus-alertmanager) running the repo's config,
+with its receivers (worker webhook, WeCom API) pointed at a local recorder."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from pipeline.stack import free_port
+from tests.deploy.deploy_support import DEPLOY, tool
+from tests.pipeline.delivery.delivery_support import Recorder, ThreadedServer
+
+
+@dataclass
+class LiveAlertmanager:
+    url: str
+    received: Recorder
+    receivers_url: str = ""
+    """Base URL of the fake receivers (also usable as a WeCom robot endpoint)."""
+
+
+def fake_receivers(recorder: Recorder) -> web.Application:
+    """The worker's webhook and WeCom's API (token, message/send), all answering OK."""
+
+    async def handle(request: web.Request) -> web.Response:
+        await recorder.record(request)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": "t"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def local_config(receivers_url: str, directory: Path) -> Path:
+    """The repo's alertmanager.yml, with its receivers pointed at the local fakes."""
+    source = DEPLOY / "alertmanager"
+    config = yaml.safe_load((source / "alertmanager.yml").read_text(encoding="utf-8"))
+    config["global"]["wechat_api_url"] = f"{receivers_url}/cgi-bin/"
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = hook["url"].replace("http://worker:6066", receivers_url)
+    (directory / "templates").mkdir(parents=True)
+    for template in (source / "templates").glob("*.tmpl"):
+        (directory / "templates" / template.name).write_text(template.read_text("utf-8"), "utf-8")
+    path = directory / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(200):
+        assert process.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"Alertmanager did not become ready:\n{log.read_text()}")
+
+
+@contextmanager
+def live_alertmanager(directory: Path) -> Iterator[LiveAlertmanager]:
+    """Start Alertmanager and the fake receivers; stop both afterwards."""
+    binary = tool("prometheus-alertmanager")
+    recorder = Recorder()
+    receivers = ThreadedServer(fake_receivers(recorder))
+    receivers_url = receivers.start()
+    config = local_config(receivers_url, directory / "config")
+    port = free_port()
+    log_path = directory / "alertmanager.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, process, log_path)
+            yield LiveAlertmanager(url, recorder, receivers_url)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            receivers.stop()
