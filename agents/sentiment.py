@@ -65,12 +65,18 @@ SENTIMENT_COLUMNS = (
 )
 
 
+SNOWNLP_MODE_POLICY = {"negative_score": 0.0, "lexicon_max_score": 1.0}
+"""SnowNLP's own scores are too noisy on chat to grade on: terms alone decide there."""
+
+
 def load_policy(settings: Settings) -> EscalationPolicy:
-    """Rule defaults, overridden by the JSON file named in the settings, if any."""
-    if settings.escalation_policy_file is None:
-        return DEFAULT_POLICY
-    overrides = json.loads(settings.escalation_policy_file.read_text(encoding="utf-8"))
-    return EscalationPolicy(**{**DEFAULT_POLICY.model_dump(), **overrides})
+    """Rule defaults for the scorer mode, overridden by the settings' JSON file, if any."""
+    values = DEFAULT_POLICY.model_dump()
+    if settings.sentiment_mode == "snownlp":
+        values |= SNOWNLP_MODE_POLICY
+    if settings.escalation_policy_file is not None:
+        values |= json.loads(settings.escalation_policy_file.read_text(encoding="utf-8"))
+    return EscalationPolicy(**values)
 
 
 def polarity(score: float, settings: Settings, flagged: bool = False) -> str:
@@ -245,12 +251,13 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
         open_by_tier: Counter[str] = Counter()
         for wire in list(states.values()):
             state = CommunityState.from_wire(wire)
-            for incident in state.open_incidents():
+            for incident in state.incidents.values():  # resolved ones owe a follow-up
                 told = notified.get(incident.incident_id)
                 elapsed = now - datetime.fromtimestamp(told, UTC) if told else timedelta(0)
                 due = due_escalations(incident, incident.alert.opened_at + elapsed, policy)
                 if due is not None:
                     commands.append(due)
+            for incident in state.open_incidents():
                 open_by_tier[incident.alert.tier] += 1
                 if deliverer.repost_due(incident.alert):
                     await deliverer.repost(incident.alert)

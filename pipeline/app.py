@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from agents import alert_delivery, chat, ingest, sentiment
 from pipeline.console.views import register as register_console
 from pipeline.context import PipelineContext
+from pipeline.faust_support import verify_end_offsets
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.sinks.alerts import ClickHouseAlertReader, KafkaCommandSender
@@ -48,6 +49,8 @@ def _broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A configured app with all agents, tables, metrics and web views registered."""
+    if settings.kafka_verify_end_offsets:
+        verify_end_offsets(settings)
     data_dir = settings.data_dir / settings.app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{server}" for server in settings.bootstrap_servers]

@@ -1,4 +1,4 @@
-"""Small bridges to Faust internals that batching needs.
+"""Small bridges to Faust internals: batching, and a broker end-offset workaround.
 
 Faust routes a table write to the changelog partition of the *current event*
 (so state stays co-partitioned with its source).  When we process events in
@@ -10,11 +10,17 @@ are writing, exactly as Faust does itself while iterating a stream.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.helpers import create_ssl_context
 from faust.streams import _current_event
-from faust.types import EventT
+from faust.transport.consumer import ThreadDelegateConsumer
+from faust.types import TP, EventT
+
+from pipeline.settings import Settings
 
 
 @contextmanager
@@ -25,3 +31,66 @@ def acting_for(event: EventT) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+async def true_end_offsets(
+    settings: Settings, reported: Mapping[TP, int | None]
+) -> dict[TP, int | None]:
+    """End offsets confirmed by reading each partition's tail from the reported end.
+
+    Some brokers (the embedded Tansu build, see ENGINEERING.md) answer
+    ListOffsets(latest) with the base offset of the last record batch + 1 when
+    that batch holds several records.  Faust's table recovery trusts that
+    number, so it would stop early (missing changelog records) or refuse to
+    start (rocksdb: "persisted offset is higher than the highwater").  Reading
+    on from the reported end finds the real one; on a correct broker the read
+    is empty and the answer unchanged.
+    """
+    targets = {tp: end for tp, end in reported.items() if end is not None}
+    if not targets:
+        return dict(reported)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        **_aiokafka_security(settings),
+    )
+    await consumer.start()
+    try:
+        partitions = {tp: TopicPartition(tp.topic, tp.partition) for tp in targets}
+        consumer.assign(list(partitions.values()))
+        for tp, end in targets.items():
+            consumer.seek(partitions[tp], max(end - 1, 0))
+        ends: dict[TP, int | None] = dict(reported)
+        by_kafka_tp = {kafka_tp: tp for tp, kafka_tp in partitions.items()}
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            if not batches:
+                break
+            for kafka_tp, records in batches.items():
+                tp = by_kafka_tp[kafka_tp]
+                ends[tp] = max(ends[tp] or 0, records[-1].offset + 1)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+def _aiokafka_security(settings: Settings) -> dict[str, Any]:
+    options = dict(settings.kafka_client_options)
+    cafile = options.pop("ssl_cafile", None)
+    if options["security_protocol"] in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return options
+
+
+def verify_end_offsets(settings: Settings) -> None:
+    """Make Faust's recovery use :func:`true_end_offsets` (this process only)."""
+    if getattr(ThreadDelegateConsumer.highwaters, "_pulse_verified", False):
+        return
+    reported_highwaters = ThreadDelegateConsumer.highwaters
+
+    async def highwaters(self: ThreadDelegateConsumer, *partitions: TP) -> Mapping[TP, int]:
+        reported = await reported_highwaters(self, *partitions)
+        return await true_end_offsets(settings, reported)
+
+    highwaters._pulse_verified = True  # type: ignore[attr-defined]
+    ThreadDelegateConsumer.highwaters = highwaters  # type: ignore[method-assign]

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         6.0, description="Consumer group session timeout; short for the embedded broker."
     )
     kafka_heartbeat_interval_s: float = 1.0
+    kafka_verify_end_offsets: bool = Field(
+        True,
+        description="Confirm end offsets by reading partition tails before table recovery "
+        "(works around brokers that under-report them; harmless elsewhere).",
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolation).")
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.settings import Settings, load_settings
 from pipeline.stack import Broker, free_port, prepare
+from tests.browser_support import browser  # noqa: F401 - the headless Chromium fixture
 
 
 @pytest.fixture(scope="session")

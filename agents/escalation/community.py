@@ -107,7 +107,13 @@ class CommunityState:
         """Forget what the watermark has left behind, and bound the incidents kept."""
         ttl_ms = int(policy.dedup_ttl.total_seconds() * 1000)
         horizon = self.watermark_ms - ttl_ms
-        self.seen = {m: ts for m, ts in self.seen.items() if ts >= horizon}
+        stale = []
+        for message_id, ts in self.seen.items():  # oldest first, as they were added
+            if ts >= horizon:
+                break  # a late one further on goes when it reaches the front
+            stale.append(message_id)
+        for message_id in stale:
+            del self.seen[message_id]
         window_ms = int(max(policy.cluster_window, policy.burst_window).total_seconds() * 1000)
         self.recent = [r for r in self.recent if r.ts_ms > self.watermark_ms - window_ms]
         cluster_ms = int(policy.cluster_window.total_seconds() * 1000)
@@ -142,7 +148,7 @@ class CommunityState:
         incidents = [Incident.from_wire(i) for i in data.get("incidents", [])]
         return cls(
             watermark_ms=int(data.get("wm", 0)),
-            seen={m: int(ts) for m, ts in data.get("seen", {}).items()},
+            seen=dict(data.get("seen", {})),
             pending={t: [(r[0], r[1], int(r[2])) for r in replies]
                      for t, replies in data.get("pending", {}).items()},
             recent=[RecentNegative.from_wire(r) for r in data.get("recent", [])],

@@ -11,8 +11,9 @@ one ``updated`` per incident per batch for everything else, so twenty
 negatives never make twenty records.
 
 Idempotence: every signal's message id goes into ``state.seen``, a seen id
-changes nothing, and input older than the dedup memory is ignored, so redelivery is harmless; the
-same batch on the same state gives the same records (ids, revisions, content).
+changes nothing, and input older than the dedup memory is ignored, so
+redelivery is harmless; the same batch on the same state gives the same
+records (ids, revisions, content).
 """
 
 from __future__ import annotations
@@ -125,8 +126,11 @@ def _grade(state: CommunityState, incident: Incident, at: datetime,
 def assess(state: CommunityState, signals: Iterable[MessageSignal],
            policy: EscalationPolicy) -> list[Alert]:
     """Apply one community's signals to ``state`` (in place); the records to publish."""
+    batch = _fresh(state, signals, policy)
+    if len({s.community_id for s in batch}) > 1:
+        raise ValueError("assess takes the signals of one community at a time")
     records = _Records()
-    for signal in _fresh(state, signals, policy):
+    for signal in batch:
         if signal.message_id in state.seen:
             continue  # delivered twice within the batch
         state.watermark_ms = max(state.watermark_ms, signal.ts_ms)

@@ -66,8 +66,10 @@ class Lexicon:
         self._index = {f"t{i}": term for i, term in enumerate(ordered)}
         alternatives = [f"(?P<t{i}>{GUARDS.get(term, re.escape(term))})"
                         for i, term in enumerate(ordered)]
-        self._pattern = re.compile(f"(?=(?:{'|'.join(alternatives)}))" if alternatives
-                                   else r"(?!x)x", re.IGNORECASE)
+        # The first-character class rejects most positions before the alternation runs.
+        firsts = re.escape("".join(sorted({term[0] for term in ordered})))
+        self._pattern = re.compile(f"(?=[{firsts}])(?=(?:{'|'.join(alternatives)}))"
+                                   if alternatives else r"(?!x)x", re.IGNORECASE)
 
     def match(self, text: str) -> TermMatch:
         found: dict[str, list[str]] = {COMPLAINT: [], CRISIS: [], DISSATISFACTION: []}

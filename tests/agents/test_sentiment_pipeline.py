@@ -17,12 +17,15 @@ from pathlib import Path
 import orjson
 import pytest
 from kafka import KafkaConsumer
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from pipeline.generator import GeneratorConfig, generate, produce
 from pipeline.settings import Settings
 from pipeline.stack import WorkerProcess
 from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
 from schemas.alerts import Alert
+from tests.browser_support import submit, wait_for_text
 from tests.live_alertmanager import live_alertmanager
 from tests.support import wait_until_committed
 
@@ -61,7 +64,7 @@ def api(worker: WorkerProcess, path: str, body: dict | None = None) -> tuple[int
 
 
 def test_episodes_become_graded_alerts_delivered_to_moderators(
-    pipeline_settings: Settings, tmp_path: Path
+    pipeline_settings: Settings, tmp_path: Path, browser: webdriver.Chrome
 ) -> None:
     stream = generate(GeneratorConfig(seed=7, communities=4, days=1.0, start=START))
     episodes = stream.truth.episodes
@@ -139,9 +142,25 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
             assert "13912345678" not in current.model_dump_json()
             _, shown = api(worker, f"/api/alerts/{severe.incident_id}")
             assert shown["status"] == "acknowledged"
+
+            # ... and resolves it in the console, in a real browser
+            browser.get(f"{worker.url}/console?token={TOKEN}")
+            wait_for_text(browser, "h1", "待处理告警")
+            rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
+            assert rows[0].get_attribute("data-incident") in {
+                a.incident_id for a in incidents.values() if a.tier == "severe"
+            }
+            browser.get(f"{worker.url}/console/alerts/{severe.incident_id}")
+            wait_for_text(browser, "h1 .status", "已受理")
+            submit(browser, "resolve", "王小明", "已退款并致歉，电话 13700001111")
+            wait_for_text(browser, "h1 .status", "已解决")
+            resolved = latest(alert_records(settings))[severe.incident_id]
+            assert resolved.status == "resolved" and resolved.resolved_by == "王小明"
+            assert "13700001111" not in resolved.model_dump_json()
         finally:
             worker.stop()
-        assert "13912345678" not in (tmp_path / "worker.log").read_text()
+        log = (tmp_path / "worker.log").read_text()
+        assert not [v for v in [*pii_values, "13912345678", "13700001111"] if v in log]
 
 
 def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_path: Path) -> None:

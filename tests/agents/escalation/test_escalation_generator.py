@@ -128,6 +128,11 @@ def with_episodes() -> Replay:
 
 
 @pytest.fixture(scope="session")
+def graded(with_episodes: Replay) -> Replay:
+    return _in_event_time(with_episodes)
+
+
+@pytest.fixture(scope="session")
 def clean() -> Replay:
     return _generate(GeneratorConfig(seed=7, communities=4, days=1.0, start=START,
                                      episodes=False))
@@ -172,20 +177,19 @@ def _episode_incidents(run: Replay) -> list[tuple[str, list[ChatMessage], Alert]
     return found
 
 
-def test_each_episode_is_one_incident_of_its_tier_opened_at_once(with_episodes: Replay) -> None:
-    run = _in_event_time(with_episodes)
-    found = _episode_incidents(run)
+def test_each_episode_is_one_incident_of_its_tier_opened_at_once(graded: Replay) -> None:
+    found = _episode_incidents(graded)
     assert {tier for tier, _, _ in found} == {"mild", "moderate", "severe"}
     for tier, own, alert in found:
         assert own[0].ts <= alert.opened_at <= own[0].ts + SLACK
-        reached = run.reached(alert.incident_id, tier)
+        reached = graded.reached(alert.incident_id, tier)
         assert own[0].ts <= reached <= _threshold(tier, own) + SLACK
 
 
-def test_late_and_duplicated_delivery_grades_the_same(with_episodes: Replay) -> None:
+def test_late_and_duplicated_delivery_grades_the_same(with_episodes: Replay,
+                                                      graded: Replay) -> None:
     assert len(with_episodes.delivered) > len(with_episodes.messages)  # duplicates in there
-    expected = [(tier, alert.community_id) for tier, _, alert in
-                _episode_incidents(_in_event_time(with_episodes))]
+    expected = [(tier, alert.community_id) for tier, _, alert in _episode_incidents(graded)]
     delivered = _as_delivered(with_episodes)
     assert [(tier, alert.community_id) for tier, _, alert in
             _episode_incidents(delivered)] == expected

@@ -98,6 +98,8 @@ def test_commands_for_another_incident_or_community_are_rejected() -> None:
     table = Table()
     assert isinstance(handle_command(table.state(), _command("acknowledge", "z", 1), P),
                       Rejected)
+    spread = _command("spread", "s", 1, incident_id=None, related_communities=["c2"])
+    assert isinstance(handle_command(table.state(), spread, P), Rejected)  # nothing open
 
 
 def test_escalate_raises_one_tier_and_severe_is_renotified() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from agents.escalation import DEFAULT_POLICY as P
-from agents.escalation import CommunityState, assess
+from agents.escalation import CommunityState, assess, handle_command
 from agents.escalation.community import Baseline
+from schemas.alerts import IncidentCommand
 from tests.agents.escalation.factory import (
     UNSURE,
     Table,
@@ -157,6 +160,24 @@ def test_negatives_after_a_long_gap_or_a_resolution_open_a_new_incident() -> Non
     latest = table.latest()
     assert latest["inc-c1-m1"].negative_messages == 2
     assert table.state().current_id == "inc-c1-m3"
+
+
+def test_after_a_resolution_the_next_negative_opens_a_new_incident() -> None:
+    table = Table()
+    table.run([negative("m1", 0)])
+    state = table.state()
+    resolve = IncidentCommand(command_id="r1", kind="resolve", incident_id="inc-c1-m1",
+                              community_id="c1", actor="小美", issued_at=at(10))
+    assert handle_command(state, resolve, P).status == "resolved"
+    table.save("c1", state)
+    records = table.run([negative("m2", 11, reply_to="m1")])
+    assert [(r.event, r.incident_id, r.heat) for r in records] == [("opened", "inc-c1-m2", 0)]
+    assert table.latest()["inc-c1-m1"].negative_messages == 1
+
+
+def test_signals_of_two_communities_in_one_call_are_refused() -> None:
+    with pytest.raises(ValueError):
+        assess(CommunityState(), [negative("m1", 0), negative("m2", 1, community="c2")], P)
 
 
 def test_tiers_never_go_down() -> None:
