@@ -101,12 +101,9 @@ def compare_minutes(
 
 
 def match_episodes(incidents: list[Alert], episodes) -> list[tuple[object, list[Alert]]]:
-    """Each ground-truth episode with the incidents holding any of its messages."""
-    matched = []
-    for episode in episodes:
-        ids = set(episode.message_ids)
-        hits = [i for i in incidents if ids & {e.message_id for e in i.excerpts}
-                or (i.community_id in episode.community_ids
-                    and i.window_start <= episode.end and i.window_end >= episode.start)]
-        matched.append((episode, hits))
-    return matched
+    """Each ground-truth episode with the incidents of its communities that overlap it."""
+    return [
+        (episode, [i for i in incidents if i.community_id in episode.community_ids
+                   and i.window_start <= episode.end and i.window_end >= episode.start])
+        for episode in episodes
+    ]

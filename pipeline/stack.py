@@ -9,6 +9,7 @@ after a timeout); :meth:`WorkerProcess.kill` is the crash used by tests.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -24,6 +25,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
+
+
+def _die_with_parent() -> None:
+    """Child-side: get SIGTERM when the parent dies (Linux), so no orphan keeps ports/files."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class StackError(RuntimeError):
@@ -97,6 +107,7 @@ class Broker:
                 [str(tansu_binary()), "broker", "--listener-url", url,
                  "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         _wait_for(lambda: _port_open(self.port), timeout, "Tansu broker", self.process)
 
@@ -138,6 +149,7 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", "worker"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         _wait_for(self.healthy, timeout, f"worker (log: {self.log_path})", self.process)
 

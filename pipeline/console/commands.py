@@ -205,43 +205,32 @@ BY_HELP = "Moderator name (处理人), at most 64 characters."
 WAIT_HELP = "Seconds to wait for the incident agent to apply it (0: do not wait)."
 
 
-@alerts_app.command("ack")
-def ack_command(
-    incident_id: str = typer.Argument(..., help="Incident id."),
-    by: str = typer.Option(..., "--by", help=BY_HELP),
-    note: str = typer.Option("", "--note", help="Note for the timeline."),
-    wait: float = typer.Option(5.0, min=0, help=WAIT_HELP),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    token: str | None = typer.Option(None, "--token", help=TOKEN_HELP, show_default=False),
-) -> None:
-    """受理 Acknowledge an open incident."""
-    _act("acknowledge", incident_id, by, note, wait, url, token)
+ACTIONS = (
+    ("acknowledge", "ack", "受理 Acknowledge an open incident."),
+    ("resolve", "resolve", "解决 Resolve an acknowledged incident."),
+    ("follow_up", "follow-up", "回访 Record the follow-up of a resolved incident (closes loop)."),
+)
 
 
-@alerts_app.command("resolve")
-def resolve_command(
-    incident_id: str = typer.Argument(..., help="Incident id."),
-    by: str = typer.Option(..., "--by", help=BY_HELP),
-    note: str = typer.Option("", "--note", help="Note for the timeline."),
-    wait: float = typer.Option(5.0, min=0, help=WAIT_HELP),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    token: str | None = typer.Option(None, "--token", help=TOKEN_HELP, show_default=False),
-) -> None:
-    """解决 Resolve an acknowledged incident."""
-    _act("resolve", incident_id, by, note, wait, url, token)
+def _add_action_command(kind: str, name: str, doc: str) -> None:
+    """One CLI command per lifecycle action; they differ only in the action they send."""
+
+    def command(
+        incident_id: str = typer.Argument(..., help="Incident id."),
+        by: str = typer.Option(..., "--by", help=BY_HELP),
+        note: str = typer.Option("", "--note", help="Note for the timeline."),
+        wait: float = typer.Option(5.0, min=0, help=WAIT_HELP),
+        url: str | None = typer.Option(None, "--url", help=URL_HELP),
+        token: str | None = typer.Option(None, "--token", help=TOKEN_HELP, show_default=False),
+    ) -> None:
+        _act(kind, incident_id, by, note, wait, url, token)
+
+    command.__doc__ = doc
+    alerts_app.command(name)(command)
 
 
-@alerts_app.command("follow-up")
-def follow_up_command(
-    incident_id: str = typer.Argument(..., help="Incident id."),
-    by: str = typer.Option(..., "--by", help=BY_HELP),
-    note: str = typer.Option("", "--note", help="Note for the timeline."),
-    wait: float = typer.Option(5.0, min=0, help=WAIT_HELP),
-    url: str | None = typer.Option(None, "--url", help=URL_HELP),
-    token: str | None = typer.Option(None, "--token", help=TOKEN_HELP, show_default=False),
-) -> None:
-    """回访 Record the follow-up of a resolved incident (closes the loop)."""
-    _act("follow_up", incident_id, by, note, wait, url, token)
+for _kind, _name, _doc in ACTIONS:
+    _add_action_command(_kind, _name, _doc)
 
 
 def register(app: typer.Typer) -> None:
