@@ -20,7 +20,9 @@ def worker(loglevel: str = typer.Option("info", help="Faust log level.")) -> Non
     import faust
 
     from pipeline.app import create_app
+    from pipeline.stack import die_with_parent
 
+    die_with_parent()
     settings = load_settings()
     faust_worker = faust.Worker(create_app(settings), loglevel=loglevel)
     faust_worker.execute_from_commandline()

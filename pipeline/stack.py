@@ -26,14 +26,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
 
-
-def _die_with_parent() -> None:
-    """Child-side: get SIGTERM when the parent dies (Linux), so no orphan keeps ports/files."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
+PARENT_PID_ENV = "COMMUNITY_PULSE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child started by this module: get SIGTERM when the parent dies (Linux).
+
+    Called by the child itself after exec (``preexec_fn`` is unsafe with threads),
+    so a demo or test killed mid-run leaves no orphan worker holding ports or
+    the chdb directory.  If the parent is already gone, exit at once.
+    """
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(expected):
+        raise SystemExit("parent process is gone")
 
 
 class StackError(RuntimeError):
@@ -107,7 +117,6 @@ class Broker:
                 [str(tansu_binary()), "broker", "--listener-url", url,
                  "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         _wait_for(lambda: _port_open(self.port), timeout, "Tansu broker", self.process)
 
@@ -143,13 +152,13 @@ class WorkerProcess:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
     def start(self, timeout: float = 90.0) -> None:
-        env = {**os.environ, **settings_env(self.settings), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **settings_env(self.settings), "PYTHONUNBUFFERED": "1",
+               PARENT_PID_ENV: str(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", "worker"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         _wait_for(self.healthy, timeout, f"worker (log: {self.log_path})", self.process)
 
