@@ -122,13 +122,12 @@ def test_exact_minute_counts_with_late_duplicate_and_malformed_events(
     )
 
 
-@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_killed_worker_resumes_with_exact_results(
-    pipeline_settings: Settings, tmp_path: Path, store: str
+    pipeline_settings: Settings, tmp_path: Path
 ) -> None:
-    """memory:// recovers from the changelog alone; rocksdb:// (production) from its
-    local files plus the changelog tail."""
-    pipeline_settings = pipeline_settings.model_copy(update={"store": store})
+    """With the production store (rocksdb://): local files plus the changelog tail,
+    whose end the embedded broker under-reports (see faust_support.verify_end_offsets)."""
+    pipeline_settings = pipeline_settings.model_copy(update={"store": "rocksdb://"})
     stream = generate(GeneratorConfig(seed=5, communities=6, days=1.0))
     total = len(stream.records)
     first = WorkerProcess(pipeline_settings, tmp_path / "worker-1.log")
