@@ -32,6 +32,7 @@ from agents.escalation import (
     DEFAULT_POLICY,
     CommunityState,
     EscalationPolicy,
+    MessageSignal,
     Rejected,
     SpreadSignal,
     SpreadState,
@@ -44,13 +45,19 @@ from agents.escalation import (
     signals_for,
     spread_signals,
 )
+from agents.sentiment_store import ScoredMessage, encode_chunks
 from pipeline.context import PipelineContext
 from pipeline.delivery import AlertDeliverer
 from pipeline.faust_support import acting_for
 from pipeline.sentiment.pool import SentimentPool
 from pipeline.settings import Settings
-from pipeline.sinks.alerts import store_alerts
-from pipeline.topics import CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS
+from pipeline.topics import (
+    CHAT_MESSAGES,
+    INCIDENT_COMMANDS,
+    NEGATIVE_SIGNALS,
+    SENTIMENT_ALERTS,
+    SENTIMENT_SCORES,
+)
 from schemas.alerts import Alert, IncidentCommand
 from schemas.decode import Rejection, decode
 from schemas.events import ChatMessage
@@ -59,10 +66,6 @@ log = logging.getLogger(__name__)
 
 AGENT_NAME = "sentiment-incidents"
 SPREAD_AGENT_NAME = "sentiment-spread"
-SENTIMENT_COLUMNS = (
-    "message_id", "community_id", "sender_role", "ts", "score", "polarity",
-    "complaint_terms", "crisis_terms", "ingested_at",
-)
 
 
 SNOWNLP_MODE_POLICY = {"negative_score": 0.0, "lexicon_max_score": 1.0}
@@ -90,12 +93,14 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
     settings = ctx.settings
     app = ctx.app
     policy = load_policy(settings)
+    linger_s = settings.alert_batch_within_s
     states = app.Table("incident-state", default=None, partitions=settings.topic_partitions)
     notified = app.Table("incident-notified", default=None, partitions=settings.topic_partitions)
     """Wall-clock time an incident was first published: acknowledgement timeouts run from
     when moderators were told, not from the (possibly replayed, old) event time."""
     spread_states = app.Table("spread-state", default=None, partitions=settings.topic_partitions)
     pool = SentimentPool(workers=settings.sentiment_workers, mode=settings.sentiment_mode)
+    ctx.starters.append(pool.start)
     chat_name = settings.topic(CHAT_MESSAGES.name)
     sources = app.topic(
         chat_name, settings.topic(INCIDENT_COMMANDS.name),
@@ -103,7 +108,7 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
     )
 
     async def incidents(stream: StreamT) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.alert_batch_within_s):
+        async for events in stream.take_events(settings.batch_max, linger_s):
             await ctx.ensure_started()
             started = time.perf_counter()
             await handle_batch(events)
@@ -128,7 +133,6 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
                               event.message.partition, event.message.offset)
         scores = await score_messages([m for _, m in messages])
         signals = signals_for([m for _, m in messages], scores, policy)
-        flagged = {s.message_id for s in signals if s.negative}
 
         anchor: dict[str, EventT] = {}
         by_community: dict[str, list] = defaultdict(list)
@@ -155,7 +159,7 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
             changed[community] = state
 
         spread = [s for signal in signals for s in spread_signals(signal)]
-        await publish_outputs(messages, scores, flagged, alerts, spread, events)
+        await publish_outputs(messages, scores, signals, alerts, spread, events)
         told_at = time.time()
         for community, state in changed.items():
             with acting_for(anchor[community]):
@@ -174,7 +178,7 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
     async def publish_outputs(
         messages: list[tuple[EventT, ChatMessage]],
         scores: dict[str, float],
-        flagged: set[str],
+        signals: list[MessageSignal],
         alerts: list[Alert],
         spread: list[SpreadSignal],
         events: list[EventT],
@@ -193,35 +197,38 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
         trigger_times = [e.message.timestamp for e in events if e.message.topic == chat_name]
         if alerts and trigger_times:
             metrics.alert_latency.observe(max(0.0, published - max(trigger_times)))
-        await store_alerts(ctx.clickhouse, alerts)
-        await store_sentiment(messages, scores, flagged)
+        await ctx.publish(
+            SENTIMENT_SCORES,
+            [(key, value, None) for key, value in encode_chunks(scored_messages(
+                messages, scores, signals))],
+        )
 
-    async def store_sentiment(
-        messages: list[tuple[EventT, ChatMessage]], scores: dict[str, float], flagged: set[str]
-    ) -> None:
-        rows = []
-        counts: Counter[tuple[str, str]] = Counter()
-        ingested_at = datetime.now(UTC)
+    def scored_messages(
+        messages: list[tuple[EventT, ChatMessage]],
+        scores: dict[str, float],
+        signals: list[MessageSignal],
+    ) -> list[ScoredMessage]:
+        by_id = {signal.message_id: signal for signal in signals}
+        scored = []
         for _, message in messages:
             score = scores.get(message.message_id)
             if score is None:
                 continue
-            label = polarity(score, settings, message.message_id in flagged)
-            terms = match_terms(message.text, policy)
-            rows.append((message.message_id, message.community_id, message.sender_role,
-                         message.ts, score, label, list(terms.complaint), list(terms.crisis),
-                         ingested_at))
-            counts[(message.community_id, label)] += 1
-        for (community, label), count in counts.items():
-            ctx.metrics.sentiment_messages.labels(
-                ctx.metrics.community_label(community), label
-            ).inc(count)
-        await ctx.clickhouse.insert("message_sentiment", SENTIMENT_COLUMNS, rows)
+            signal = by_id.get(message.message_id)
+            terms = signal.terms if signal is not None else match_terms(message.text, policy)
+            scored.append(ScoredMessage(
+                message_id=message.message_id, community_id=message.community_id,
+                sender_role=message.sender_role, ts_ms=int(message.ts.timestamp() * 1000),
+                score=score,
+                polarity=polarity(score, settings, signal is not None and signal.negative),
+                complaint_terms=tuple(terms.complaint), crisis_terms=tuple(terms.crisis),
+            ))
+        return scored
 
     app.agent(sources, name=AGENT_NAME)(incidents)
 
     async def spread_detector(stream: StreamT) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.alert_batch_within_s):
+        async for events in stream.take_events(settings.batch_max, linger_s):
             commands: list[IncidentCommand] = []
             touched: dict[str, tuple[EventT, SpreadState]] = {}
             for event in events:

@@ -10,14 +10,14 @@ import logging
 import ssl
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
-from agents import alert_delivery, chat, ingest, sentiment
+from agents import alert_delivery, chat, ingest, sentiment, sentiment_store
 from pipeline.console.views import register as register_console
 from pipeline.context import PipelineContext
-from pipeline.faust_support import verify_end_offsets
+from pipeline.faust_sensors import setup_prometheus_sensors
+from pipeline.faust_transport import PulseApp
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.sinks.alerts import ClickHouseAlertReader, KafkaCommandSender
@@ -49,13 +49,12 @@ def _broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A configured app with all agents, tables, metrics and web views registered."""
-    if settings.kafka_verify_end_offsets:
-        verify_end_offsets(settings)
-    data_dir = settings.data_dir / settings.app_id
+    data_dir = settings.data_dir / settings.group_id
     data_dir.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{server}" for server in settings.bootstrap_servers]
-    app = faust.App(
-        settings.app_id,
+    app = PulseApp(
+        settings,
+        settings.group_id,
         broker=brokers,
         broker_credentials=_broker_credentials(settings),
         store=settings.store,
@@ -79,15 +78,21 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         stream_buffer_maxsize=settings.batch_max * 2,
     )
     registry = registry if registry is not None else CollectorRegistry()
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+    setup_prometheus_sensors(app, registry)
     metrics = PipelineMetrics(registry, settings.prometheus_max_communities)
-    sink = ClickHouseSink(settings.clickhouse_url, settings.clickhouse_database, metrics)
+    role = settings.worker_role
+    sink = None
+    if role != "alerts":
+        sink = ClickHouseSink(settings.clickhouse_url, settings.clickhouse_database, metrics)
     ctx = PipelineContext(app=app, settings=settings, metrics=metrics, clickhouse=sink)
-    chat.register(ctx)
-    ingest.register(ctx)
-    deliverer = alert_delivery.register(ctx)
-    sentiment.register(ctx, deliverer)
-    _register_console(ctx)
+    if role in ("all", "alerts"):
+        deliverer = alert_delivery.register(ctx)
+        sentiment.register(ctx, deliverer)
+    if role in ("all", "metrics"):
+        chat.register(ctx)
+        ingest.register(ctx)
+        sentiment_store.register(ctx)
+        _register_console(ctx)
     _register_lifecycle(ctx)
     return app
 
@@ -122,4 +127,5 @@ def _register_lifecycle(ctx: PipelineContext) -> None:
 
     @app.on_before_shutdown.connect
     async def close_sinks(sender: faust.App, **_: object) -> None:
-        await ctx.clickhouse.close()
+        if ctx.clickhouse is not None:
+            await ctx.clickhouse.close()

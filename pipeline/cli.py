@@ -15,15 +15,20 @@ console = Console()
 
 
 @app.command()
-def worker(loglevel: str = typer.Option("info", help="Faust log level.")) -> None:
-    """Run a Faust worker with every agent (configured by PULSE_* variables)."""
+def worker(
+    loglevel: str = typer.Option("info", help="Faust log level."),
+    role: str = typer.Option(
+        None, help="all | alerts | metrics (default: PULSE_WORKER_ROLE, else all)."
+    ),
+) -> None:
+    """Run a Faust worker (configured by PULSE_* variables)."""
     import faust
 
     from pipeline.app import create_app
     from pipeline.stack import die_with_parent
 
     die_with_parent()
-    settings = load_settings()
+    settings = load_settings(**({"worker_role": role} if role else {}))
     faust_worker = faust.Worker(create_app(settings), loglevel=loglevel)
     faust_worker.execute_from_commandline()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,10 +22,13 @@ class PipelineContext:
     app: faust.App
     settings: Settings
     metrics: PipelineMetrics
-    clickhouse: ClickHouseSink
+    clickhouse: ClickHouseSink | None
+    """None in the alerts role, which never touches ClickHouse."""
     _topics: dict[str, TopicT] = field(default_factory=dict)
     _ready: asyncio.Lock | None = None
     sinks_started: bool = False
+    starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run once before the first batch (and before /health says ready): sinks, scorers."""
 
     policy: ValidationPolicy = field(init=False)
 
@@ -75,5 +79,8 @@ class PipelineContext:
             self._ready = asyncio.Lock()
         async with self._ready:
             if not self.sinks_started:
-                await self.clickhouse.start()
+                if self.clickhouse is not None:
+                    await self.clickhouse.start()
+                for start in self.starters:
+                    await start()
                 self.sinks_started = True

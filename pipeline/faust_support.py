@@ -1,5 +1,7 @@
 """Small bridges to Faust internals: batching, and a broker end-offset workaround.
 
+The transport-level fixes live in :mod:`pipeline.faust_transport`.
+
 Faust routes a table write to the changelog partition of the *current event*
 (so state stays co-partitioned with its source).  When we process events in
 batches (``stream.take_events``) there is no current event during our table
@@ -17,7 +19,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.helpers import create_ssl_context
 from faust.streams import _current_event
-from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP, EventT
 
 from pipeline.settings import Settings
@@ -52,7 +53,7 @@ async def true_end_offsets(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,
-        **_aiokafka_security(settings),
+        **aiokafka_security(settings),
     )
     await consumer.start()
     try:
@@ -74,23 +75,10 @@ async def true_end_offsets(
         await consumer.stop()
 
 
-def _aiokafka_security(settings: Settings) -> dict[str, Any]:
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """``Settings.kafka_client_options`` as aiokafka wants them (an SSL context)."""
     options = dict(settings.kafka_client_options)
     cafile = options.pop("ssl_cafile", None)
     if options["security_protocol"] in ("SSL", "SASL_SSL"):
         options["ssl_context"] = create_ssl_context(cafile=cafile)
     return options
-
-
-def verify_end_offsets(settings: Settings) -> None:
-    """Make Faust's recovery use :func:`true_end_offsets` (this process only)."""
-    if getattr(ThreadDelegateConsumer.highwaters, "_pulse_verified", False):
-        return
-    reported_highwaters = ThreadDelegateConsumer.highwaters
-
-    async def highwaters(self: ThreadDelegateConsumer, *partitions: TP) -> Mapping[TP, int]:
-        reported = await reported_highwaters(self, *partitions)
-        return await true_end_offsets(settings, reported)
-
-    highwaters._pulse_verified = True  # type: ignore[attr-defined]
-    ThreadDelegateConsumer.highwaters = highwaters  # type: ignore[method-assign]

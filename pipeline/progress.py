@@ -1,4 +1,4 @@
-"""Has a consumer group processed everything? Committed offsets vs true log ends.
+"""Have the worker groups processed everything? Committed offsets vs true log ends.
 
 Faust commits an offset only when every agent reading that topic acknowledged
 the record, after flushing its producer, so "all input committed" means every
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.settings import Settings
-from pipeline.topics import INPUT_TOPICS
+from pipeline.topics import consumed_topics
 
 
 def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
@@ -46,7 +46,7 @@ def committed_offsets(
     settings: Settings, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=settings.app_id,
+        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id,
         enable_auto_commit=False, **settings.kafka_client_options,
     )
     try:
@@ -56,15 +56,42 @@ def committed_offsets(
 
 
 def wait_until_committed(
-    settings: Settings,
+    workers: Settings | Sequence[Settings],
     alive: Callable[[], bool],
     timeout: float = 300,
     topics: list[str] | None = None,
 ) -> None:
-    """Block until the worker group committed every input record (raises on timeout)."""
-    names = topics or [settings.topic(spec.name) for spec in INPUT_TOPICS]
-    ends = log_end_offsets(settings, names)
+    """Block until every worker's group committed all it consumes (raises on timeout).
+
+    ``workers`` are the settings of the running workers (one per role).  Records
+    that agents publish for other agents (alerts, scores, commands) appear while
+    waiting, so this repeats until a pass finds no new records anywhere.
+    ``topics`` overrides the topics of a single worker.
+    """
+    workers = [workers] if isinstance(workers, Settings) else list(workers)
     deadline = time.monotonic() + timeout
+    previous: dict[str, dict[TopicPartition, int]] | None = None
+    while True:
+        ends = {
+            worker.group_id: log_end_offsets(worker, topics or [
+                worker.topic(spec.name) for spec in consumed_topics(worker.worker_role)
+            ])
+            for worker in workers
+        }
+        if ends == previous:
+            return
+        for worker in workers:
+            _wait_for_group(worker, ends[worker.group_id], alive, deadline, timeout)
+        previous = ends
+
+
+def _wait_for_group(
+    settings: Settings,
+    ends: dict[TopicPartition, int],
+    alive: Callable[[], bool],
+    deadline: float,
+    timeout: float,
+) -> None:
     current: dict[TopicPartition, int] = {}
     while time.monotonic() < deadline:
         if not alive():
@@ -73,4 +100,6 @@ def wait_until_committed(
         if all(current[tp] >= end for tp, end in ends.items()):
             return
         time.sleep(0.5)
-    raise TimeoutError(f"input not committed after {timeout}s: {current} < {ends}")
+    raise TimeoutError(
+        f"{settings.group_id}: input not committed after {timeout}s: {current} < {ends}"
+    )

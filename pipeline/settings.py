@@ -38,12 +38,24 @@ class Settings(BaseSettings):
         description="Confirm end offsets by reading partition tails before table recovery "
         "(works around brokers that under-report them; harmless elsewhere).",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        100,
+        ge=1,
+        description="Longest a fetch waits at the broker for data (Faust fixes 1500 ms); "
+        "bounds the delay on brokers that answer a waiting fetch only at its timeout.",
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolation).")
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
 
     # Faust worker
     app_id: str = "community-pulse"
+    worker_role: Literal["all", "alerts", "metrics"] = Field(
+        "all",
+        description="all: every agent in one worker; alerts: chat to incidents and alert "
+        "delivery (no ClickHouse); metrics: activity, raw events, ClickHouse sinks, console. "
+        "Split roles are separate consumer groups, so alerts never queue behind metrics.",
+    )
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     data_dir: Path = Field(Path("var"), description="Faust state and local files.")
     web_host: str = "127.0.0.1"
@@ -122,6 +134,11 @@ class Settings(BaseSettings):
         if self.kafka_ssl_cafile:
             options["ssl_cafile"] = str(self.kafka_ssl_cafile)
         return options
+
+    @property
+    def group_id(self) -> str:
+        """Faust app id and consumer group of this worker's role."""
+        return self.app_id if self.worker_role == "all" else f"{self.app_id}-{self.worker_role}"
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -77,11 +77,29 @@ NEGATIVE_SIGNALS = TopicSpec(
     "Negative messages re-keyed by complaint fingerprint, for cross-community spread.",
     retention_ms=2 * DAY_MS,
 )
+SENTIMENT_SCORES = TopicSpec(
+    "pipeline.sentiment-scores.v1",
+    "community_id",
+    "Scored chat messages in chunks of up to 500, from the alert worker to the ClickHouse sink.",
+    retention_ms=2 * DAY_MS,
+)
 
 INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, TRANSACTIONS, FUNNEL_EVENTS)
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, SENTIMENT_ALERTS)
-INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS)
+INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
+
+ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
+    "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS),
+    "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS),
+}
+"""Topics each worker role consumes (``pipeline.app`` registers agents to match)."""
+
+
+def consumed_topics(role: str) -> tuple[TopicSpec, ...]:
+    if role == "all":
+        return tuple(dict.fromkeys(ROLE_TOPICS["alerts"] + ROLE_TOPICS["metrics"]))
+    return ROLE_TOPICS[role]
 
 
 def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
@@ -19,7 +20,10 @@ from types import TracebackType
 from pipeline.sentiment.api import DEFAULT_MODE, score, warm_up
 
 
-def _init_worker(mode: str) -> None:
+def _init_worker(mode: str, parent_pid: int) -> None:
+    from pipeline.stack import die_with_parent
+
+    die_with_parent(parent_pid)  # a killed worker must not leave its scorers behind
     warm_up(mode)
 
 
@@ -61,7 +65,7 @@ class SentimentPool:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context(mp_context),
                 initializer=_init_worker,
-                initargs=(mode,),
+                initargs=(mode, os.getpid()),
             )
 
     @property
@@ -78,6 +82,23 @@ class SentimentPool:
         batches = [texts[i : i + size] for i in range(0, len(texts), size)]
         parts = await asyncio.gather(*(self._run(batch) for batch in batches))
         return [value for part in parts for value in part]
+
+    async def start(self) -> None:
+        """Spawn every worker process and load the model now, not on the first batch.
+
+        A spawned worker imports the scorer and loads its model (seconds); left
+        to the first real batch, that delay would land on the first alerts.
+        """
+        self._check_open()
+        if self._executor is None:
+            warm_up(self.mode)
+            return
+        loop = asyncio.get_running_loop()
+        # One call per worker: the executor starts a new process while none is idle.
+        await asyncio.gather(*(
+            loop.run_in_executor(self._executor, _score_batch, ["预热"], self.mode)
+            for _ in range(self.workers)
+        ))
 
     def score_sync(self, texts: Sequence[str]) -> list[float]:
         """Blocking variant for code outside the event loop."""

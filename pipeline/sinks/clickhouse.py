@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import clickhouse_connect
+from clickhouse_connect.driver import options as client_options
 from clickhouse_connect.driver.client import Client
 
 from pipeline.metrics import PipelineMetrics
@@ -98,6 +99,9 @@ class ClickHouseSink:
     def _open(self) -> None:
         self._client = connect(self.url)
         create_schema(self._client, self.database)
+        # clickhouse-connect imports pandas and numpy lazily, on the first insert (about
+        # 2 s here): load them now, not while the first batch waits.
+        _ = (client_options.pd, client_options.np)
         log.info("ClickHouse ready at %s (database %s)", _redact(self.url), self.database)
 
     async def close(self) -> None:

@@ -126,7 +126,7 @@ def test_killed_worker_resumes_with_exact_results(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     """With the production store (rocksdb://): local files plus the changelog tail,
-    whose end the embedded broker under-reports (see faust_support.verify_end_offsets)."""
+    whose end the embedded broker under-reports (see faust_transport.PulseConsumer.highwaters)."""
     pipeline_settings = pipeline_settings.model_copy(update={"store": "rocksdb://"})
     stream = generate(GeneratorConfig(seed=5, communities=6, days=1.0))
     total = len(stream.records)

@@ -21,8 +21,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from pipeline.generator import GeneratorConfig, generate, produce
+from pipeline.progress import wait_until_committed as wait_until_committed_all
 from pipeline.settings import Settings
-from pipeline.stack import WorkerProcess
+from pipeline.stack import WorkerProcess, free_port
 from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
 from schemas.alerts import Alert
 from tests.browser_support import submit, wait_for_text
@@ -63,6 +64,26 @@ def api(worker: WorkerProcess, path: str, body: dict | None = None) -> tuple[int
         return response.status, json.loads(response.read())
 
 
+def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None:
+    """Every episode: exactly one incident of its tier in each community it touches."""
+    messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
+                for r in stream.records
+                if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+    matched = set()
+    for episode in stream.truth.episodes:
+        for community in episode.community_ids:
+            times = sorted(datetime.fromisoformat(messages[i]["ts"])
+                           for i in episode.message_ids
+                           if messages[i]["community_id"] == community)
+            hits = [a for a in incidents.values() if a.community_id == community
+                    and a.window_start <= times[-1] and a.window_end >= times[0]]
+            assert len(hits) == 1, (episode.episode_id, community, hits)
+            assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
+            matched.add(hits[0].incident_id)
+    false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
+    assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
+
+
 def test_episodes_become_graded_alerts_delivered_to_moderators(
     pipeline_settings: Settings, tmp_path: Path, browser: webdriver.Chrome
 ) -> None:
@@ -83,23 +104,7 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
             records = alert_records(settings)
             incidents = latest(records)
 
-            # every episode: exactly one incident in each community it touches, of its tier
-            messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
-                        for r in stream.records
-                        if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
-            matched = set()
-            for episode in episodes:
-                for community in episode.community_ids:
-                    times = sorted(datetime.fromisoformat(messages[i]["ts"])
-                                   for i in episode.message_ids
-                                   if messages[i]["community_id"] == community)
-                    hits = [a for a in incidents.values() if a.community_id == community
-                            and a.window_start <= times[-1] and a.window_end >= times[0]]
-                    assert len(hits) == 1, (episode.episode_id, community, hits)
-                    assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
-                    matched.add(hits[0].incident_id)
-            false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
-            assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
+            assert_one_incident_per_episode(stream, incidents)
 
             # no personal data in any alert revision
             pii_values = [v for p in stream.truth.pii_messages for v in p.values]
@@ -176,3 +181,36 @@ def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_pa
     incidents = latest(alert_records(pipeline_settings))
     assert not [a for a in incidents.values() if a.tier == "severe"]
     assert all(orjson.loads(a.model_dump_json())["community_id"] for a in incidents.values())
+
+
+def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: Path) -> None:
+    """The production topology: the alert path and the metrics path in separate worker
+    groups; the alert worker has no ClickHouse, the metrics worker stores its output."""
+    stream = generate(GeneratorConfig(seed=11, communities=3, days=1.0, start=START))
+    roles = {
+        role: pipeline_settings.model_copy(update={
+            "worker_role": role, "web_port": free_port(), "console_token": TOKEN,
+            "data_dir": tmp_path / f"state-{role}",
+        })
+        for role in ("alerts", "metrics")
+    }
+    workers = {role: WorkerProcess(s, tmp_path / f"{role}.log") for role, s in roles.items()}
+    for worker in workers.values():
+        worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        wait_until_committed_all(list(roles.values()),
+                                 lambda: all(w.process.poll() is None for w in workers.values()))
+        incidents = latest(alert_records(pipeline_settings))
+        assert_one_incident_per_episode(stream, incidents)
+        # the metrics worker stored every incident (the console reads ClickHouse) ...
+        _, listed = api(workers["metrics"], "/api/alerts?recent=500")
+        assert {a["incident_id"] for a in listed} == set(incidents)
+        # ... and the scored messages, counted by polarity
+        scored = workers["metrics"].metric_total("pulse_sentiment_messages_total")
+        assert scored > 0
+        assert workers["alerts"].metric_total("pulse_sentiment_messages_total") == 0
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    assert not (roles["alerts"].data_dir / "clickhouse").exists()

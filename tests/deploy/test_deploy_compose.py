@@ -14,7 +14,8 @@ from deploy_support import DEPLOY, REPO, load_yaml
 from pipeline.settings import Settings
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
-REQUIRED = ["kafka", "clickhouse", "prometheus", "alertmanager", "grafana", "worker", "topics",
+REQUIRED = ["kafka", "clickhouse", "prometheus", "alertmanager", "grafana", "worker",
+            "alert-worker", "topics",
             "generator"]
 IMAGES = {
     "kafka": "apache/kafka",
@@ -23,7 +24,7 @@ IMAGES = {
     "alertmanager": "prom/alertmanager",
     "grafana": "grafana/grafana",
 }
-BUILT = ["worker", "topics", "generator"]
+BUILT = ["worker", "alert-worker", "topics", "generator"]
 ONE_SHOT = {"topics", "generator"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SETTINGS_ENV = {f"PULSE_{name.upper()}" for name in Settings.model_fields}
@@ -96,6 +97,19 @@ def test_worker_environment(services: dict[str, Any]) -> None:
     assert settings.clickhouse_url.endswith("@clickhouse:8123")
 
 
+def test_worker_roles_split_the_alert_path_from_the_metrics_path(
+    services: dict[str, Any],
+) -> None:
+    assert services["worker"]["command"] == ["worker", "--role", "metrics"]
+    assert services["alert-worker"]["command"] == ["worker", "--role", "alerts"]
+    alerts = environment(services["alert-worker"])
+    assert alerts["PULSE_STORE"] == "rocksdb://" and alerts["PULSE_DATA_DIR"] == "/data"
+    assert alerts["PULSE_ALERTMANAGER_URL"] == "http://alertmanager:9093"
+    # no shared volume: replicas can scale; state is rebuilt from the changelog
+    assert "volumes" not in services["alert-worker"]
+    assert "clickhouse" not in services["alert-worker"]["depends_on"]
+
+
 def test_clickhouse_credentials_match(services: dict[str, Any]) -> None:
     ch = environment(services["clickhouse"])
     worker = environment(services["worker"])
@@ -132,7 +146,7 @@ def test_health_checks_and_dependencies(services: dict[str, Any]) -> None:
     assert worker["kafka"]["condition"] == "service_healthy"
     assert worker["clickhouse"]["condition"] == "service_healthy"
     assert services["topics"]["command"] == ["topics"]
-    assert services["worker"]["command"] == ["worker"]
+    assert services["worker"]["command"] == ["worker", "--role", "metrics"]
 
 
 def test_generator_is_a_demo_profile(services: dict[str, Any]) -> None:

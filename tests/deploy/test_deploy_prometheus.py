@@ -49,7 +49,7 @@ def test_scrape_job_matches_rules() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     worker = jobs["pulse-worker"]
     assert worker["metrics_path"] == "/metrics"
-    assert worker["dns_sd_configs"][0]["names"] == ["worker"]
+    assert worker["dns_sd_configs"][0]["names"] == ["worker", "alert-worker"]
     assert worker["dns_sd_configs"][0]["port"] == 6066
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "alertmanager:9093"

@@ -90,3 +90,40 @@ def test_rejects_bad_settings() -> None:
         SentimentPool(workers=0, batch_size=0)
     with pytest.raises(ValueError):
         SentimentPool(workers=0, max_in_flight=0)
+
+
+def test_scoring_processes_die_with_a_killed_worker(tmp_path) -> None:
+    """kill -9 of the worker must not leave its (spawned) scoring processes behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import asyncio, multiprocessing, time\n"
+        "from pipeline.sentiment.pool import SentimentPool\n"
+        "pool = SentimentPool(workers=1, mode='snownlp')\n"
+        "asyncio.run(pool.start())\n"
+        "print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert children
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in children if _running(pid)]
+    assert not alive, "scoring processes outlived their worker"
+
+
+def _running(pid: int) -> bool:
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
