@@ -109,6 +109,15 @@ def _register_console(ctx: PipelineContext) -> None:
     )
 
 
+TIERS = ("mild", "moderate", "severe")
+STATUSES = ("firing", "resolved")
+
+
+def _known(value: object, allowed: tuple[str, ...]) -> str:
+    """A label value from a fixed set (payloads must not create new series)."""
+    return value if isinstance(value, str) and value in allowed else "other"
+
+
 def _register_lifecycle(ctx: PipelineContext) -> None:
     app = ctx.app
 
@@ -124,6 +133,27 @@ def _register_lifecycle(ctx: PipelineContext) -> None:
             body = {"status": "ok" if ready else "starting", "assigned_partitions": assigned,
                     "sinks_started": ctx.sinks_started, "rebalancing": app.rebalancing}
             return self.json(body, status=200 if ready else 503)
+
+    @app.page("/alerts/alertmanager")
+    class AlertmanagerWebhook(View):
+        """Receiver of Alertmanager's ``pulse-worker`` route (deploy/alertmanager).
+
+        The worker owns the incident lifecycle itself; what comes back here is
+        counted by tier and status, so a routing or delivery break shows up.
+        """
+
+        async def post(self, request: Request) -> Response:
+            try:
+                body = await request.json()
+                counts = [
+                    (_known(a["labels"].get("tier"), TIERS), _known(a.get("status"), STATUSES))
+                    for a in body["alerts"]
+                ]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return self.json({"error": "not an Alertmanager webhook payload"}, status=400)
+            for tier, status in counts:
+                ctx.metrics.alertmanager_notifications.labels(tier, status).inc()
+            return self.json({"received": len(counts)})
 
     @app.on_before_shutdown.connect
     async def close_sinks(sender: faust.App, **_: object) -> None:

@@ -95,6 +95,12 @@ class PipelineMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
+        self.alertmanager_notifications = Counter(
+            "pulse_alertmanager_notifications_total",
+            "Alerts Alertmanager routed back to the worker's webhook, by tier and status: "
+            "proves routing end to end.",
+            ["tier", "status"], registry=registry,
+        )
         self.alert_deliveries = Counter(
             "pulse_alert_deliveries_total", "Alert delivery attempts by channel and outcome.",
             ["channel", "outcome"], registry=registry,

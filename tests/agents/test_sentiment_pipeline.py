@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import orjson
 import pytest
@@ -27,6 +29,7 @@ from pipeline.stack import WorkerProcess, free_port
 from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
 from schemas.alerts import Alert
 from tests.browser_support import submit, wait_for_text
+from tests.deploy.deploy_support import DEPLOY, load_yaml
 from tests.live_alertmanager import live_alertmanager
 from tests.support import wait_until_committed
 
@@ -52,6 +55,17 @@ def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
         if alert.incident_id not in out or alert.revision > out[alert.incident_id].revision:
             out[alert.incident_id] = alert
     return out
+
+
+def post_json(worker: WorkerProcess, path: str, body: dict) -> tuple[int, object]:
+    request = urllib.request.Request(f"{worker.url}{path}", method="POST",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
 
 
 def api(worker: WorkerProcess, path: str, body: dict | None = None) -> tuple[int, object]:
@@ -210,6 +224,17 @@ def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: 
         scored = workers["metrics"].metric_total("pulse_sentiment_messages_total")
         assert scored > 0
         assert workers["alerts"].metric_total("pulse_sentiment_messages_total") == 0
+        # Alertmanager's route back to the worker (deploy/alertmanager) is served
+        hook = load_yaml(DEPLOY / "alertmanager" / "alertmanager.yml")["receivers"]
+        path = urlparse(next(r for r in hook if r["name"] == "pulse-worker")
+                        ["webhook_configs"][0]["url"]).path
+        payload = {"alerts": [{"status": "firing", "labels": {"tier": "severe"}},
+                              {"status": "resolved", "labels": {"tier": "bogus"}}]}
+        assert post_json(workers["metrics"], path, payload) == (200, {"received": 2})
+        assert post_json(workers["metrics"], path, {"nope": 1})[0] == 400
+        seen = workers["metrics"].metrics()
+        assert seen['pulse_alertmanager_notifications_total{status="firing",tier="severe"}'] == 1
+        assert seen['pulse_alertmanager_notifications_total{status="resolved",tier="other"}'] == 1
     finally:
         for worker in workers.values():
             worker.stop()
