@@ -56,7 +56,13 @@ async def paced_replay(
         max_batch_size=256 * 1024, **aiokafka_security(settings),
     )
     await producer.start()
-    chat = CHAT_MESSAGES.name
+    # Parsed before the clock starts: the timed loop only sends.
+    message_ids = [
+        orjson.loads(r.value)["message_id"]
+        if r.topic == CHAT_MESSAGES.name and r.kind != "malformed" else None
+        for r in records
+    ]
+    topics = {r.topic: settings.topic(r.topic) for r in records}
     sent_at: dict[str, float] = {}
     deliveries = []
     started = time.monotonic()
@@ -65,13 +71,14 @@ async def paced_replay(
         while sent < len(records):
             due = min(len(records), int((time.monotonic() - started) * rate) + 1)
             now = time.time()
-            for record in records[sent:due]:
+            for index in range(sent, due):
+                record = records[index]
                 deliveries.append(await producer.send(
-                    settings.topic(record.topic), value=record.value, key=record.key,
+                    topics[record.topic], value=record.value, key=record.key,
                     timestamp_ms=int(now * 1000),
                 ))
-                if record.topic == chat and record.kind != "malformed":
-                    sent_at.setdefault(orjson.loads(record.value)["message_id"], now)
+                if message_ids[index] is not None:
+                    sent_at.setdefault(message_ids[index], now)
             sent = due
             await asyncio.sleep(TICK_S)
         await asyncio.gather(*deliveries)

@@ -23,6 +23,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.alerts import ClickHouseAlertReader, KafkaCommandSender
 from pipeline.sinks.clickhouse import ClickHouseSink
 from pipeline.topics import INCIDENT_COMMANDS
+from schemas.alerts import TIERS
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ def _register_console(ctx: PipelineContext) -> None:
     )
 
 
-TIERS = ("mild", "moderate", "severe")
-STATUSES = ("firing", "resolved")
+ALERTMANAGER_STATUSES = ("firing", "resolved")
 
 
 def _known(value: object, allowed: tuple[str, ...]) -> str:
@@ -146,7 +146,8 @@ def _register_lifecycle(ctx: PipelineContext) -> None:
             try:
                 body = await request.json()
                 counts = [
-                    (_known(a["labels"].get("tier"), TIERS), _known(a.get("status"), STATUSES))
+                    (_known(a["labels"].get("tier"), TIERS),
+                     _known(a.get("status"), ALERTMANAGER_STATUSES))
                     for a in body["alerts"]
                 ]
             except (ValueError, KeyError, TypeError, AttributeError):

@@ -57,25 +57,22 @@ def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
     return out
 
 
-def post_json(worker: WorkerProcess, path: str, body: dict) -> tuple[int, object]:
-    request = urllib.request.Request(f"{worker.url}{path}", method="POST",
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+def api(
+    worker: WorkerProcess, path: str, body: dict | None = None, token: str | None = TOKEN
+) -> tuple[int, object]:
+    """Status and JSON body of a worker endpoint (errors included)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{worker.url}{path}", method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None, headers=headers,
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def api(worker: WorkerProcess, path: str, body: dict | None = None) -> tuple[int, object]:
-    request = urllib.request.Request(
-        f"{worker.url}{path}", method="POST" if body is not None else "GET",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
 
 
 def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None:
@@ -230,8 +227,8 @@ def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: 
                         ["webhook_configs"][0]["url"]).path
         payload = {"alerts": [{"status": "firing", "labels": {"tier": "severe"}},
                               {"status": "resolved", "labels": {"tier": "bogus"}}]}
-        assert post_json(workers["metrics"], path, payload) == (200, {"received": 2})
-        assert post_json(workers["metrics"], path, {"nope": 1})[0] == 400
+        assert api(workers["metrics"], path, payload, token=None) == (200, {"received": 2})
+        assert api(workers["metrics"], path, {"nope": 1}, token=None)[0] == 400
         seen = workers["metrics"].metrics()
         assert seen['pulse_alertmanager_notifications_total{status="firing",tier="severe"}'] == 1
         assert seen['pulse_alertmanager_notifications_total{status="resolved",tier="other"}'] == 1
