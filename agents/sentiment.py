@@ -18,6 +18,7 @@ Thin Faust wiring around :mod:`agents.escalation` (pure rules) and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -36,6 +37,7 @@ from agents.escalation import (
     Rejected,
     SpreadSignal,
     SpreadState,
+    TermMatch,
     assess,
     due_escalations,
     handle_command,
@@ -131,8 +133,12 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
                 except ValidationError:
                     log.error("unreadable incident command at %s/%d@%d", event.message.topic,
                               event.message.partition, event.message.offset)
-        scores = await score_messages([m for _, m in messages])
-        signals = signals_for([m for _, m in messages], scores, policy)
+        candidates = [m for _, m in messages if scorable(m)]
+        scoring = asyncio.ensure_future(pool.score([m.text for m in candidates]))
+        terms = {m.message_id: match_terms(m.text, policy) for m in candidates}  # meanwhile
+        scores = {m.message_id: value
+                  for m, value in zip(candidates, await scoring, strict=True)}
+        signals = signals_for([m for _, m in messages], scores, policy, terms)
 
         anchor: dict[str, EventT] = {}
         by_community: dict[str, list] = defaultdict(list)
@@ -159,7 +165,7 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
             changed[community] = state
 
         spread = [s for signal in signals for s in spread_signals(signal)]
-        await publish_outputs(messages, scores, signals, alerts, spread, events)
+        await publish_outputs(messages, scores, terms, signals, alerts, spread, events)
         told_at = time.time()
         for community, state in changed.items():
             with acting_for(anchor[community]):
@@ -168,30 +174,27 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
                     if alert.event == "opened" and alert.community_id == community:
                         notified[alert.incident_id] = told_at
 
-    async def score_messages(messages: list[ChatMessage]) -> dict[str, float]:
-        candidates = [m for m in messages if scorable(m)]
-        if not candidates:
-            return {}
-        values = await pool.score([m.text for m in candidates])
-        return {m.message_id: value for m, value in zip(candidates, values, strict=True)}
-
     async def publish_outputs(
         messages: list[tuple[EventT, ChatMessage]],
         scores: dict[str, float],
+        terms: dict[str, TermMatch],
         signals: list[MessageSignal],
         alerts: list[Alert],
         spread: list[SpreadSignal],
         events: list[EventT],
     ) -> None:
+        """Alerts are awaited (state is saved after them); the rest is settled before the
+        commit (:mod:`pipeline.deferred_sends`): a replay regenerates it from the input."""
         metrics = ctx.metrics
         await ctx.publish(
             SENTIMENT_ALERTS, [(a.incident_id.encode(), a.to_json(), None) for a in alerts]
         )
+        published = time.time()
         await ctx.publish(
             NEGATIVE_SIGNALS,
             [(s.fingerprint.encode(), orjson.dumps(s.to_wire()), None) for s in spread],
+            wait=False,
         )
-        published = time.time()
         for alert in alerts:
             metrics.alerts.labels(alert.tier, alert.event).inc()
         trigger_times = [e.message.timestamp for e in events if e.message.topic == chat_name]
@@ -200,28 +203,29 @@ def register(ctx: PipelineContext, deliverer: AlertDeliverer) -> None:
         await ctx.publish(
             SENTIMENT_SCORES,
             [(key, value, None) for key, value in encode_chunks(scored_messages(
-                messages, scores, signals))],
+                messages, scores, terms, signals))],
+            wait=False,
         )
 
     def scored_messages(
         messages: list[tuple[EventT, ChatMessage]],
         scores: dict[str, float],
+        terms: dict[str, TermMatch],
         signals: list[MessageSignal],
     ) -> list[ScoredMessage]:
-        by_id = {signal.message_id: signal for signal in signals}
+        negative = {signal.message_id for signal in signals if signal.negative}
         scored = []
         for _, message in messages:
             score = scores.get(message.message_id)
             if score is None:
                 continue
-            signal = by_id.get(message.message_id)
-            terms = signal.terms if signal is not None else match_terms(message.text, policy)
+            matched = terms[message.message_id]
             scored.append(ScoredMessage(
                 message_id=message.message_id, community_id=message.community_id,
                 sender_role=message.sender_role, ts_ms=int(message.ts.timestamp() * 1000),
                 score=score,
-                polarity=polarity(score, settings, signal is not None and signal.negative),
-                complaint_terms=tuple(terms.complaint), crisis_terms=tuple(terms.crisis),
+                polarity=polarity(score, settings, message.message_id in negative),
+                complaint_terms=matched.complaint, crisis_terms=matched.crisis,
             ))
         return scored
 

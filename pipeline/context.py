@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import faust
 from faust.types import TopicT
 
+from pipeline.faust_transport import PulseApp
+from pipeline.gc_tuning import tune_gc
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import ClickHouseSink
@@ -19,7 +20,7 @@ from schemas.decode import ValidationPolicy
 
 @dataclass
 class PipelineContext:
-    app: faust.App
+    app: PulseApp
     settings: Settings
     metrics: PipelineMetrics
     clickhouse: ClickHouseSink | None
@@ -28,7 +29,8 @@ class PipelineContext:
     _ready: asyncio.Lock | None = None
     sinks_started: bool = False
     starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    """Run once before the first batch (and before /health says ready): sinks, scorers."""
+    """Run once before the first batch (and before /health says ready): sinks, scorers;
+    then the garbage collector is tuned (:mod:`pipeline.gc_tuning`)."""
 
     policy: ValidationPolicy = field(init=False)
 
@@ -55,11 +57,14 @@ class PipelineContext:
         self,
         spec: TopicSpec,
         records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]],
+        wait: bool = True,
     ) -> None:
-        """Send ``(key, value, headers)`` records and wait until the broker has them all.
+        """Send ``(key, value, headers)`` records; by default wait until the broker has them.
 
-        Goes straight to the app's producer (Faust's ``Topic.send`` costs ~1 ms per
-        record); Faust still flushes this producer before it commits offsets.
+        ``wait=False`` for outputs the rest of the batch does not depend on: the
+        app settles them before it commits the offsets that produced them
+        (:mod:`pipeline.deferred_sends`).  Goes straight to the app's producer
+        (Faust's ``Topic.send`` costs ~1 ms per record).
         """
         if not records:
             return
@@ -69,7 +74,10 @@ class PipelineContext:
             await producer.send(name, key, value, None, None, headers)
             for key, value, headers in records
         ]
-        await asyncio.gather(*futures)
+        if wait:
+            await asyncio.gather(*futures)
+        else:
+            self.app.deferred_sends.add(futures)
 
     async def ensure_started(self) -> None:
         """Start the sinks once (agents call it before their first batch)."""
@@ -83,4 +91,5 @@ class PipelineContext:
                     await self.clickhouse.start()
                 for start in self.starters:
                     await start()
+                tune_gc(self.settings.gc_young_threshold)  # what start-up built stays
                 self.sinks_started = True

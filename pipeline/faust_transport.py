@@ -16,6 +16,8 @@
    sets it.
 3. **True end offsets** for table recovery, where the broker under-reports them
    (see :func:`pipeline.faust_support.true_end_offsets`).
+4. **Deferred sends settled before every commit** (see
+   :mod:`pipeline.deferred_sends`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 from mode import Service, ServiceT
 
+from pipeline.deferred_sends import DeferredSends
 from pipeline.faust_support import true_end_offsets
 from pipeline.settings import Settings
 
@@ -77,6 +80,12 @@ class PulseConsumer(faust_aiokafka.Consumer):
         if not settings.kafka_verify_end_offsets:
             return reported
         return cast(Mapping[TP, int], await true_end_offsets(settings, reported))
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        """Faust flushed the producer already; a failed deferred send stops the commit."""
+        deferred: DeferredSends = self.app.deferred_sends  # type: ignore[attr-defined]
+        await deferred.settle()
+        return await super()._commit(offsets)
 
     async def _deliver(self, message: Any) -> None:
         """Hand one record to the streams: eagerly, or Faust's way if it must wait."""
@@ -151,10 +160,12 @@ class PulseTransport(faust_aiokafka.Transport):
 
 
 class PulseApp(faust.App):
-    """A Faust app on :class:`PulseTransport`; knows the pipeline settings."""
+    """A Faust app on :class:`PulseTransport`; knows the pipeline settings and the
+    sends its commits must wait for."""
 
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         self.pulse_settings = settings
+        self.deferred_sends = DeferredSends()
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:

@@ -2,9 +2,9 @@
 
 Faust commits an offset only when every agent reading that topic acknowledged
 the record, after flushing its producer, so "all input committed" means every
-output of every agent is out.  Log ends are found by reading the records,
-because the embedded broker's ListOffsets(latest) can under-report (see
-ENGINEERING.md).
+output of every agent is out.  Log ends are found by reading on from the
+broker's answer, because the embedded broker's ListOffsets(latest) can
+under-report (see ENGINEERING.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pipeline.topics import consumed_topics
 
 
 def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """End offset of every non-empty partition, found by reading every record."""
+    """End offset of every non-empty partition: the broker's answer, read on from there."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
         auto_offset_reset="earliest", consumer_timeout_ms=1500, **settings.kafka_client_options,
@@ -32,8 +32,12 @@ def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartitio
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        reported = consumer.end_offsets(partitions)
         ends: dict[TopicPartition, int] = defaultdict(int)
+        for tp in partitions:
+            consumer.seek(tp, reported[tp])
+            if reported[tp]:
+                ends[tp] = reported[tp]
         for record in consumer:
             tp = TopicPartition(record.topic, record.partition)
             ends[tp] = max(ends[tp], record.offset + 1)

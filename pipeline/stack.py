@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -144,14 +145,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """One ``pulse worker`` child process with its own web port.
 
-    ``niceness`` lowers its CPU priority (``nice``), the local stand-in for
-    giving the latency-critical alert worker its own CPUs in production.
+    ``niceness`` lowers its CPU priority (``nice``) and ``cpus`` pins it (and its
+    scoring processes) to those CPUs: the local stand-ins for running the
+    latency-critical alert worker on machines of its own in production.
     """
 
-    def __init__(self, settings: Settings, log_path: Path, niceness: int = 0):
+    def __init__(self, settings: Settings, log_path: Path, niceness: int = 0,
+                 cpus: set[int] | None = None):
         self.settings = settings
         self.log_path = log_path
         self.niceness = niceness
+        self.cpus = cpus
         self.process: subprocess.Popen | None = None
 
     @property
@@ -167,6 +171,8 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [*nice, sys.executable, "-m", "pipeline.cli", "worker"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=None if self.cpus is None else partial(os.sched_setaffinity, 0,
+                                                                   self.cpus),
             )
         _wait_for(self.healthy, timeout, f"worker (log: {self.log_path})", self.process)
 

@@ -112,13 +112,17 @@ def scorable(message: ChatMessage) -> bool:
             and bool(message.text) and not is_mechanical(message.text))
 
 
-def signal_for(message: ChatMessage, score: float,
-               policy: EscalationPolicy) -> MessageSignal | None:
-    """The message's signal, or None when it can neither be negative nor add heat."""
+def signal_for(message: ChatMessage, score: float, policy: EscalationPolicy,
+               terms: TermMatch | None = None) -> MessageSignal | None:
+    """The message's signal, or None when it can neither be negative nor add heat.
+
+    ``terms``: the text's lexicon matches, when the caller has them already.
+    """
     if not scorable(message):
         return None
     score = 0.5 if math.isnan(score) else min(1.0, max(0.0, score))
-    terms = match_terms(message.text, policy)
+    if terms is None:
+        terms = match_terms(message.text, policy)
     negative = _is_negative(score, terms, policy)
     if not negative and message.reply_to is None and not message.mentions:
         return None
@@ -143,12 +147,16 @@ def signal_for(message: ChatMessage, score: float,
 
 
 def signals_for(messages: Iterable[ChatMessage], scores: Mapping[str, float],
-                policy: EscalationPolicy) -> list[MessageSignal]:
-    """Signals of a batch; ``scores`` maps message id to P(positive) for scorable messages."""
+                policy: EscalationPolicy,
+                terms: Mapping[str, TermMatch] | None = None) -> list[MessageSignal]:
+    """Signals of a batch; ``scores`` maps message id to P(positive) for scorable messages,
+    ``terms`` (optional) message id to its lexicon matches."""
+    terms = terms or {}
     out = []
     for message in messages:
         score = scores.get(message.message_id)
-        signal = None if score is None else signal_for(message, score, policy)
+        signal = None if score is None else signal_for(
+            message, score, policy, terms.get(message.message_id))
         if signal is not None:
             out.append(signal)
     return out
