@@ -6,7 +6,8 @@ updates there, about a fifth of an alert worker's time.  Our agents count
 per batch instead (``pulse_events_*_total``), so :class:`LeanPrometheusMonitor`
 keeps every other Faust metric (commits, end offsets, producer, tables,
 rebalances, web) and removes the per-record series from the registry, so
-that nothing exported stays at zero.
+that nothing exported stays at zero.  End offsets, reported with every
+record, are exported when ``/metrics`` is scraped.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ class LeanPrometheusMonitor(PrometheusMonitor):
     def on_message_out(self, tp: TP, offset: int, message: Any) -> None:
         return None
 
+    def track_tp_end_offset(self, tp: TP, offset: int) -> None:
+        """Called for every record read: remembered here, exported when scraped."""
+        self.tp_end_offsets[tp] = offset
+
+    def export_end_offsets(self) -> None:
+        gauge = self._metrics.topic_partition_end_offset
+        for tp, offset in list(self.tp_end_offsets.items()):
+            gauge.labels(topic=tp.topic, partition=tp.partition).set(offset)
+
 
 def setup_prometheus_sensors(
     app: faust.App, registry: CollectorRegistry, name_prefix: str = "faust"
@@ -54,11 +64,13 @@ def setup_prometheus_sensors(
     metrics = FaustMetrics.create(registry, name_prefix)
     for name in PER_RECORD_METRICS:
         registry.unregister(getattr(metrics, name))
-    app.monitor = LeanPrometheusMonitor(metrics=metrics)
+    monitor = LeanPrometheusMonitor(metrics=metrics)
+    app.monitor = monitor
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
+            monitor.export_end_offsets()
             return Response(  # type: ignore[return-value]  (what Faust's own sensor does)
                 body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
             )

@@ -112,14 +112,18 @@ def scorable(message: ChatMessage) -> bool:
             and bool(message.text) and not is_mechanical(message.text))
 
 
-def signal_for(message: ChatMessage, score: float, policy: EscalationPolicy,
-               terms: TermMatch | None = None) -> MessageSignal | None:
-    """The message's signal, or None when it can neither be negative nor add heat.
-
-    ``terms``: the text's lexicon matches, when the caller has them already.
-    """
+def signal_for(message: ChatMessage, score: float,
+               policy: EscalationPolicy) -> MessageSignal | None:
+    """The message's signal, or None when it can neither be negative nor add heat."""
     if not scorable(message):
         return None
+    return _signal(message, score, policy, None)
+
+
+def _signal(message: ChatMessage, score: float, policy: EscalationPolicy,
+            terms: TermMatch | None) -> MessageSignal | None:
+    """:func:`signal_for` of a message known to be scorable; ``terms``: its lexicon
+    matches, when the caller has them already."""
     score = 0.5 if math.isnan(score) else min(1.0, max(0.0, score))
     if terms is None:
         terms = match_terms(message.text, policy)
@@ -149,13 +153,16 @@ def signal_for(message: ChatMessage, score: float, policy: EscalationPolicy,
 def signals_for(messages: Iterable[ChatMessage], scores: Mapping[str, float],
                 policy: EscalationPolicy,
                 terms: Mapping[str, TermMatch] | None = None) -> list[MessageSignal]:
-    """Signals of a batch; ``scores`` maps message id to P(positive) for scorable messages,
-    ``terms`` (optional) message id to its lexicon matches."""
+    """Signals of a batch.
+
+    ``scores`` maps the id of every scorable message (:func:`scorable`, checked by
+    whoever scored it) to P(positive); ``terms`` (optional) ids to lexicon matches.
+    """
     terms = terms or {}
     out = []
     for message in messages:
         score = scores.get(message.message_id)
-        signal = None if score is None else signal_for(
+        signal = None if score is None else _signal(
             message, score, policy, terms.get(message.message_id))
         if signal is not None:
             out.append(signal)

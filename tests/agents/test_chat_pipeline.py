@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from pipeline.generator import GeneratorConfig, generate, produce
+from pipeline.progress import log_end_offsets
 from pipeline.report import compare_minutes, read_report, truth_minute_counts
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import connect
@@ -103,6 +104,11 @@ def test_exact_minute_counts_with_late_duplicate_and_malformed_events(
     for community, total in per_community.items():
         assert metrics[f'pulse_community_messages_total{{community="{community}"}}'] == total
     assert metrics['pulse_events_duplicate_total{topic="community.chat.messages.v1"}'] > 0
+    chat_topic = pipeline_settings.topic(CHAT_MESSAGES.name)
+    end_offsets = [value for key, value in metrics.items()  # what the lag alert rules read
+                   if key.startswith("faust_topic_partition_end_offset{") and chat_topic in key]
+    assert len(end_offsets) == len(log_end_offsets(pipeline_settings, [chat_topic]))
+    assert all(offset > 0 for offset in end_offsets)
 
     # every malformed record is in the DLQ, byte for byte, with the expected reason
     dead = read_topic(pipeline_settings, DEAD_LETTER.name)
