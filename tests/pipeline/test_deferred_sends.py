@@ -24,14 +24,20 @@ def test_settle_waits_for_sends_still_in_flight() -> None:
     assert asyncio.run(scenario())
 
 
+def one_delivered_one_lost() -> DeferredSends:
+    """Two settled sends (call inside a running loop): one delivered, one failed."""
+    loop = asyncio.get_running_loop()
+    deferred = DeferredSends()
+    ok, lost = loop.create_future(), loop.create_future()
+    ok.set_result(None)
+    lost.set_exception(ConnectionError("broker gone"))
+    deferred.add([ok, lost])
+    return deferred
+
+
 def test_a_failed_send_is_reported_once_by_settle() -> None:
     async def scenario() -> DeferredSends:
-        loop = asyncio.get_running_loop()
-        deferred = DeferredSends()
-        ok, lost = loop.create_future(), loop.create_future()
-        ok.set_result(None)
-        lost.set_exception(ConnectionError("broker gone"))
-        deferred.add([ok, lost])
+        deferred = one_delivered_one_lost()
         with pytest.raises(OutputNotDelivered, match="1 of 2") as raised:
             await deferred.settle()
         assert isinstance(raised.value.__cause__, ConnectionError)
@@ -43,12 +49,7 @@ def test_a_failed_send_is_reported_once_by_settle() -> None:
 
 def test_delivered_sends_are_dropped_but_failed_ones_kept_until_settled() -> None:
     async def scenario() -> int:
-        loop = asyncio.get_running_loop()
-        deferred = DeferredSends()
-        ok, lost = loop.create_future(), loop.create_future()
-        ok.set_result(None)
-        lost.set_exception(ConnectionError("broker gone"))
-        deferred.add([ok, lost])
+        deferred = one_delivered_one_lost()
         deferred.add([])
         remaining = len(deferred)
         with pytest.raises(OutputNotDelivered):
