@@ -5,10 +5,12 @@ Thin Faust wiring around :mod:`agents.escalation` (pure rules) and
 
 - ``sentiment-incidents`` consumes chat messages *and* incident commands
   (both keyed by community id, so co-partitioned): the single writer of each
-  community's incident state.  Per batch: score, build signals, ``assess`` /
-  ``handle_command``, publish Alert revisions (alerts topic, awaited;
-  ClickHouse; Prometheus), send spread signals, then save state.  Outputs go
-  out before state is saved, so a crash replays into the same revisions.
+  community's incident state.  Per batch: score (in the pool, while the
+  lexicon runs here), build signals, ``assess`` / ``handle_command``, publish
+  Alert revisions (alerts topic, awaited; Prometheus), send spread signals and
+  scored-message chunks (deferred: confirmed before the commit), then save
+  state.  Alerts go out before state is saved, so a crash replays into the
+  same revisions.
 - ``sentiment-spread`` consumes negative signals keyed by complaint
   fingerprint and sends ``spread`` commands when one complaint shows up in
   several communities.
