@@ -9,21 +9,24 @@ under-report (see ENGINEERING.md).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from faust.types import TP
 from kafka import KafkaConsumer, TopicPartition
 
+from pipeline.faust_support import true_end_offsets
 from pipeline.settings import Settings
 from pipeline.topics import consumed_topics
 
 
 def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """End offset of every non-empty partition: the broker's answer, read on from there."""
+    """End offset of every non-empty partition: the broker's answer, confirmed the way
+    table recovery confirms it (:func:`~pipeline.faust_support.true_end_offsets`)."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-        auto_offset_reset="earliest", consumer_timeout_ms=1500, **settings.kafka_client_options,
+        **settings.kafka_client_options,
     )
     try:
         partitions = [
@@ -31,19 +34,14 @@ def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartitio
             for topic in topics
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        consumer.assign(partitions)
         reported = consumer.end_offsets(partitions)
-        ends: dict[TopicPartition, int] = defaultdict(int)
-        for tp in partitions:
-            consumer.seek(tp, reported[tp])
-            if reported[tp]:
-                ends[tp] = reported[tp]
-        for record in consumer:
-            tp = TopicPartition(record.topic, record.partition)
-            ends[tp] = max(ends[tp], record.offset + 1)
-        return dict(ends)
     finally:
         consumer.close()
+    confirmed = asyncio.run(true_end_offsets(
+        settings, {TP(tp.topic, tp.partition): end for tp, end in reported.items()}
+    ))
+    return {TopicPartition(tp.topic, tp.partition): end
+            for tp, end in confirmed.items() if end}
 
 
 def committed_offsets(
