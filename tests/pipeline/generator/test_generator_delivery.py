@@ -91,7 +91,10 @@ def test_duplicates_come_soon_or_a_bit_later(stream: GeneratedStream) -> None:
         newest = max(newest, record.timestamp_ms)
     assert sum(g <= 2000 for g in gaps) > 0.4 * len(gaps)
     assert sum(g > 10_000 for g in gaps) > 0.1 * len(gaps)
-    assert max(gaps) <= 300_000 + 2000
+    # A duplicate follows its original's *delivery* by at most max_late_s, and a late
+    # original is delivered up to max_late_s after its event time; records carry event
+    # time only, so seen from them the gap is bounded by twice max_late_s.
+    assert max(gaps) <= 2 * 300_000 + 2000
 
 
 def test_malformed_records_sit_in_delivery_slots(stream: GeneratedStream) -> None:
