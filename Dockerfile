@@ -23,9 +23,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin pulse \
     && mkdir -p /data \
     && chown pulse /data
-# The worker applies the ClickHouse DDL at start-up from ./deploy/clickhouse.
+# The worker applies the ClickHouse DDL (package data) at start-up.
 WORKDIR /app
-COPY deploy/clickhouse ./deploy/clickhouse
 USER pulse
 VOLUME ["/data"]
 EXPOSE 6066

@@ -27,16 +27,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import orjson
 from confluent_kafka import Producer
 from kafka import KafkaConsumer
 
-from pipeline.generator import GeneratorConfig, OutRecord, generate
-from pipeline.progress import wait_until_committed
-from pipeline.settings import Settings
-from pipeline.stack import WorkerProcess, free_port
+from pipeline.app.settings import Settings
+from pipeline.devtools.generator import GeneratorConfig, OutRecord, generate
+from pipeline.devtools.progress import wait_until_committed
+from pipeline.devtools.stack import WorkerProcess, free_port
+from pipeline.runtime.kafka_clients import kafka_python_options, librdkafka_config
 from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
 
 
@@ -51,22 +51,6 @@ PRODUCER_LINGER_MS = 25
 """Counted in the latency; fewer, larger produce requests spare the shared broker's CPU."""
 METRICS_NICENESS = 10
 """The metrics worker yields the CPU to the alert worker, as separate machines would."""
-
-
-def librdkafka_config(settings: Settings) -> dict[str, Any]:
-    """The settings' connection options in librdkafka's terms."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": ",".join(settings.bootstrap_servers),
-        "security.protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl.username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            config["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
-    return config
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,7 +102,7 @@ def alert_latencies(settings: Settings, sent_at: dict[str, float]) -> list[float
     consumer = KafkaConsumer(
         settings.topic(SENTIMENT_ALERTS.name), bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
-        **settings.kafka_client_options,
+        **kafka_python_options(settings),
     )
     latencies = []
     try:
@@ -154,9 +138,11 @@ def pinned(pids: list[int], cpus: set[int] | None) -> Iterator[None]:
     if cpus is None:
         yield
         return
-    before = {tid: os.sched_getaffinity(tid) for pid in pids for tid in threads_of(pid)}
-    for tid in before:
-        os.sched_setaffinity(tid, cpus)
+    before: dict[int, set[int]] = {}
+    for tid in (tid for pid in pids for tid in threads_of(pid)):
+        with suppress(ProcessLookupError):  # a thread may end between listing and pinning
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpus)
     try:
         yield
     finally:

@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import latency
-from pipeline.generator import GeneratorConfig, generate, produce
-from pipeline.settings import Settings, load_settings
-from pipeline.stack import Broker, WorkerProcess, free_port, prepare
+from pipeline.app.settings import Settings, load_settings
+from pipeline.devtools.generator import GeneratorConfig, generate, produce
+from pipeline.devtools.stack import Broker, WorkerProcess, free_port, prepare
 from pipeline.topics import INPUT_TOPICS
 
 RESULTS = Path(__file__).parent / "results.json"

@@ -1,4 +1,4 @@
-"""Sentiment throughput: ``SnowNLP(t).sentiments`` vs ``pipeline.sentiment.score``.
+"""Sentiment throughput: ``SnowNLP(t).sentiments`` vs ``pipeline.compute.sentiment.score``.
 
 One run, same texts for every contender: distinct chat-sized messages
 recombined from SnowNLP's corpus (so per-text caching cannot be what wins).
@@ -15,8 +15,8 @@ import json
 import sys
 import time
 
-from pipeline.sentiment import DEFAULT_MODE, clear_caches, score, warm_up
-from pipeline.sentiment.samples import chat_like
+from pipeline.compute.sentiment import DEFAULT_MODE, clear_caches, score, warm_up
+from pipeline.devtools.sentiment_samples import chat_like
 
 TOLERANCE = 1e-6
 

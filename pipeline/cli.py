@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.settings import load_settings
+from pipeline.app.settings import load_settings
 
 app = typer.Typer(help="Community metrics and sentiment alerts pipeline.", no_args_is_help=True)
 console = Console()
@@ -24,8 +24,8 @@ def worker(
     """Run a Faust worker (configured by PULSE_* variables)."""
     import faust
 
-    from pipeline.app import create_app
-    from pipeline.stack import die_with_parent
+    from pipeline.app.factory import create_app
+    from pipeline.runtime.process import die_with_parent
 
     die_with_parent()
     settings = load_settings(**({"worker_role": role} if role else {}))
@@ -61,7 +61,7 @@ def demo(
     directory: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its data."),
 ) -> None:
     """Start the embedded stack, replay a generated stream, show the results, stop."""
-    from pipeline.demo import DemoOptions, run_demo
+    from pipeline.devtools.demo import DemoOptions, run_demo
 
     options = DemoOptions(seed=seed, communities=communities, days=days, scale=scale,
                           rate=rate or None, directory=directory)
@@ -69,8 +69,8 @@ def demo(
 
 
 def _register_subcommands() -> None:
-    from pipeline.console.commands import register as register_alerts
-    from pipeline.generator.commands import register as register_generate
+    from pipeline.console.cli import register as register_alerts
+    from pipeline.devtools.generator.cli import register as register_generate
 
     register_generate(app)
     register_alerts(app)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from pipeline.settings import Settings
+from pipeline.app.settings import Settings
+from pipeline.runtime.kafka_clients import kafka_python_options
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
     "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS),
     "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS),
 }
-"""Topics each worker role consumes (``pipeline.app`` registers agents to match)."""
+"""Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""
 
 
 def consumed_topics(role: str) -> tuple[TopicSpec, ...]:
@@ -107,7 +108,7 @@ def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS)
     admin = KafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.app_id}-admin",
-        **settings.kafka_client_options,
+        **kafka_python_options(settings),
     )
     created: list[str] = []
     try:

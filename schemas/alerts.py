@@ -48,7 +48,7 @@ class Excerpt(Record):
 
 
 class SlaDeadlines(Record):
-    """Deadlines from the operations rules (SPEC: SLAs)."""
+    """Deadlines from the operations rules (docs/product.md, "SLAs")."""
 
     record_name = "alert_sla"
 

@@ -1,4 +1,4 @@
-"""Input events: the four streams the pipeline consumes (SPEC "Input events")."""
+"""Input events: the four streams the pipeline consumes (docs/product.md, "Input events")."""
 
 from __future__ import annotations
 

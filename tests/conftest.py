@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import Settings, load_settings
-from pipeline.stack import Broker, free_port, prepare
+from pipeline.app.settings import Settings, load_settings
+from pipeline.devtools.stack import Broker, free_port, prepare
 from tests.browser_support import browser  # noqa: F401 - the headless Chromium fixture
 
 
@@ -31,6 +31,7 @@ def pipeline_settings(broker: Broker, tmp_path: Path) -> Settings:
         topic_prefix=f"t{run}.",
         app_id=f"pulse-test-{run}",
         clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
+        clickhouse_retention_days=20_000,  # streams start on a fixed date that will age
         data_dir=tmp_path / "state",
         web_port=free_port(),
         batch_within_s=0.1,

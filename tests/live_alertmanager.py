@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from pipeline.stack import free_port
+from pipeline.devtools.stack import free_port
 from tests.deploy.deploy_support import DEPLOY, tool
-from tests.pipeline.delivery.delivery_support import Recorder, ThreadedServer
+from tests.pipeline.egress.paging.delivery_support import Recorder, ThreadedServer
 
 
 @dataclass

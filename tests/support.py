@@ -1,10 +1,62 @@
-"""Helpers for integration tests."""
+"""Helpers for integration tests, and the fixed calendar of every generated test stream."""
 
 from __future__ import annotations
 
-from pipeline.progress import wait_until_committed as _wait
-from pipeline.settings import Settings
-from pipeline.stack import WorkerProcess
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from pipeline.app.settings import Settings
+from pipeline.devtools.generator import GeneratorConfig
+from pipeline.devtools.progress import wait_until_committed as _wait
+from pipeline.devtools.stack import WorkerProcess
+
+REFERENCE_START = datetime(2026, 11, 2, tzinfo=UTC)
+"""Monday 00:00 UTC: where every generated stream of the tests starts (or is anchored).
+
+The generator seeds its random streams from ``seed`` and the start, so a start
+relative to "now" gave another stream every day.  A fixed past date is valid
+input: the edge accepts event times from 2015 up to now + 1 h.  The ClickHouse
+tables keep 400 days of event time (TTL) and chdb deletes older rows within a
+second or two, so the integration fixture (tests/conftest.py) creates them with
+a 55-year retention (``PULSE_CLICKHOUSE_RETENTION_DAYS``, the setting operators
+use to backfill old history): the streams' rows stay however old the date becomes.
+"""
+
+# One constant per generated stream the tests use; tests/test_calendar.py checks
+# that each is the same whatever day the suite runs.
+DEFAULT_STREAM = GeneratorConfig(start=REFERENCE_START)
+"""Generator tests: the default size, rates and episodes."""
+CLEAN_STREAM = GeneratorConfig(seed=3, start=REFERENCE_START, scale=0.3, episodes=False)
+"""Generator tests: no negative episodes."""
+LONG_STREAM = GeneratorConfig(seed=5, communities=3, days=6, scale=0.12,
+                              start=REFERENCE_START - timedelta(days=4))
+"""Generator tests: long enough for members to stay silent three days before the end."""
+EPISODES_STREAM = GeneratorConfig(seed=7, communities=4, days=1.0, start=REFERENCE_START)
+"""Escalation generator and sentiment integration tests: one episode of every tier."""
+EPISODES_CLEAN_STREAM = replace(EPISODES_STREAM, episodes=False)
+"""The same communities and chat without the negative episodes."""
+SPLIT_WORKERS_STREAM = GeneratorConfig(seed=11, communities=3, days=1.0, start=REFERENCE_START)
+"""Sentiment integration test of the alert and metrics workers in separate groups."""
+FAULTY_STREAM = GeneratorConfig(seed=11, communities=4, days=0.5, late_rate=0.05,
+                                duplicate_rate=0.05, malformed_rate=0.01, start=REFERENCE_START)
+"""Chat activity integration test: more late, duplicated and malformed records."""
+RESUME_STREAM = GeneratorConfig(seed=5, communities=6, days=1.0, start=REFERENCE_START)
+"""Chat activity integration test of a worker killed mid-stream."""
+PII_STREAM = GeneratorConfig(seed=21, communities=3, days=1.0, start=REFERENCE_START)
+"""Privacy test: every personal value in the generated chat is masked."""
+
+TEST_STREAMS: dict[str, GeneratorConfig] = {
+    "default": DEFAULT_STREAM,
+    "clean": CLEAN_STREAM,
+    "long": LONG_STREAM,
+    "episodes": EPISODES_STREAM,
+    "episodes_clean": EPISODES_CLEAN_STREAM,
+    "split_workers": SPLIT_WORKERS_STREAM,
+    "faulty": FAULTY_STREAM,
+    "resume": RESUME_STREAM,
+    "pii": PII_STREAM,
+}
+"""Every named stream above, for tests/test_calendar.py."""
 
 
 def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: float = 300) -> None:

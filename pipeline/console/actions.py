@@ -1,7 +1,7 @@
 """The moderator actions of the 受理 → 解决 → 回访 loop, as the console offers them.
 
 The console enables an action only where the incident lifecycle
-(``agents/escalation/lifecycle.py``) accepts it, and answers 409 for the others
+(``pipeline/compute/escalation/lifecycle.py``) accepts it, and answers 409 for the others
 before any command is sent: acknowledge an open incident, resolve an open or
 acknowledged one (resolving acknowledges too), follow up a resolved one.  The
 incident agent stays the authority: it may still refuse a command that raced

@@ -2,7 +2,7 @@
 
 The sender stands in for the commands topic *and* the incident agent: it
 applies each command with the agent's own lifecycle
-(:func:`agents.escalation.lifecycle.apply_command`) and stores the record
+(:func:`pipeline.compute.escalation.lifecycle.apply_command`) and stores the record
 that produces, so a console test sees exactly the states moderators will.
 """
 
@@ -12,9 +12,9 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from agents.escalation.incident import Incident
-from agents.escalation.lifecycle import Rejected, apply_command
-from agents.escalation.policy import EscalationPolicy
+from pipeline.compute.escalation.incident import Incident
+from pipeline.compute.escalation.lifecycle import Rejected, apply_command
+from pipeline.compute.escalation.policy import EscalationPolicy
 from schemas.alerts import Alert, IncidentCommand
 
 log = logging.getLogger(__name__)

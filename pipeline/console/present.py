@@ -1,6 +1,6 @@
 """Ages, SLA countdowns and local times, shared by the HTML pages and the CLI.
 
-Deadlines come from the alert record (SPEC: respond within 3 h, close the loop
+Deadlines come from the alert record (docs/product.md, "SLAs": respond within 3 h, close the loop
 within 48 h, a crisis statement within 24 h); the console only decides whether
 each one is still running, overdue, or met (and whether it was met in time).
 """

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import DEPLOY, REPO, load_yaml
+from deploy_support import REPO, load_yaml
 
-from pipeline.settings import Settings
+from pipeline.app.settings import Settings
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 REQUIRED = ["kafka", "clickhouse", "prometheus", "alertmanager", "grafana", "worker",
@@ -126,7 +127,7 @@ def test_pulse_variables_are_settings_fields() -> None:
     used = set(re.findall(r"\bPULSE_[A-Z0-9_]+\b", COMPOSE_FILE.read_text()))
     used |= set(re.findall(r"\bPULSE_[A-Z0-9_]+\b", (REPO / "Dockerfile").read_text()))
     assert used, "no PULSE_* variable found"
-    assert used <= SETTINGS_ENV, f"not fields of pipeline.settings.Settings: {used - SETTINGS_ENV}"
+    assert used <= SETTINGS_ENV, f"not fields of Settings: {used - SETTINGS_ENV}"
 
 
 def test_health_checks_and_dependencies(services: dict[str, Any]) -> None:
@@ -242,11 +243,23 @@ def test_dockerfile_and_build_context() -> None:
     for source in re.findall(r"^COPY\s+(?!--from)(\S+)\s", dockerfile, flags=re.M):
         assert (REPO / source).exists(), source
     patterns = dockerignore_patterns()
-    needed = ["pyproject.toml", "pipeline/settings.py", "agents/__init__.py", "schemas",
-              "deploy/clickhouse/001_raw_events.sql"]
+    needed = ["pyproject.toml", "pipeline/app/settings.py", "agents/__init__.py", "schemas",
+              "pipeline/egress/clickhouse/ddl/001_raw_events.sql"]
     for path in needed:
         assert not ignored(path, patterns), f".dockerignore drops {path}"
     for path in [".env", ".git/config", "var/clickhouse", "tests/deploy/conftest.py",
                  "deploy/grafana/dashboards/community-activity.json", ".venv/bin/python"]:
         assert ignored(path, patterns), f".dockerignore keeps {path}"
-    assert (DEPLOY / "clickhouse").is_dir()
+
+
+def test_the_wheel_ships_the_ddl_and_the_sentiment_model() -> None:
+    """The image installs a wheel: data files must be package data, matched by pyproject."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["*"]
+    data = [*(REPO / "pipeline/egress/clickhouse/ddl").glob("*.sql"),
+            *(REPO / "pipeline/compute/sentiment/data").iterdir()]
+    assert len(data) >= 4
+    for path in data:
+        package = next(p for p in path.parents if (p / "__init__.py").exists())
+        relative = str(path.relative_to(package))
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative

@@ -18,7 +18,8 @@ import yaml
 from deploy_support import DEPLOY, load_yaml, run
 from prometheus_client import CollectorRegistry
 
-from pipeline.metrics import PipelineMetrics
+from pipeline.egress.clickhouse.client import ddl_statements
+from pipeline.egress.prometheus import PrometheusSeries
 
 GRAFANA = DEPLOY / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
@@ -30,7 +31,7 @@ INTERVAL_S = 60
 SECRETS = ("secret", "13800138000")
 PROMQL_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
                     "$instance": ".*"}
-# Prefix pipeline/app.py passes to faust's setup_prometheus_sensors.
+# Prefix pipeline/app/factory.py passes to faust's setup_prometheus_sensors.
 FAUST_PREFIX = "faust"
 
 
@@ -141,12 +142,7 @@ def expand_clickhouse(sql: str, communities: list[str] | None, start: int, end: 
 
 
 def ddl() -> list[str]:
-    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}"]
-    for path in sorted((DEPLOY / "clickhouse").glob("*.sql")):
-        text = "\n".join(line for line in path.read_text().splitlines()
-                         if not line.lstrip().startswith("--"))
-        statements += [s.strip().replace("{db}", DATABASE) for s in text.split(";") if s.strip()]
-    return statements
+    return [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", *ddl_statements(DATABASE)]
 
 
 def sample_rows() -> list[str]:
@@ -304,7 +300,7 @@ def test_metric_names_exist() -> None:
     from faust.sensors.prometheus import FaustMetrics
 
     registry = CollectorRegistry()
-    PipelineMetrics(registry)
+    PrometheusSeries(registry)
     FaustMetrics.create(registry, FAUST_PREFIX)
     known = exposed_names(registry)
     groups = load_yaml(RULE_FILE)["groups"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer
 
-from pipeline.settings import Settings
+from pipeline.app.settings import Settings
 from pipeline.topics import ACTIVITY_MINUTE, ALL_TOPICS, CHAT_MESSAGES, ensure_topics
 
 

@@ -9,8 +9,8 @@ import typer
 from console_harness import TOKEN, RunningConsole, make_alert
 from typer.testing import CliRunner
 
-from pipeline.console.commands import register
-from pipeline.stack import free_port
+from pipeline.console.cli import register
+from pipeline.devtools.stack import free_port
 
 WIDE = {"COLUMNS": "220"}
 

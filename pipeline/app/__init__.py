@@ -1,0 +1,1 @@
+"""Assembling a worker: settings, roles, the Faust app, its web routes."""

@@ -1,0 +1,67 @@
+"""Which agents each worker role runs: the one place that decides a worker's shape.
+
+- ``alerts``: chat to incidents, spread, escalation timer, alert delivery
+  (latency-critical; no ClickHouse);
+- ``metrics``: activity windows, raw storage, the ClickHouse stores of the
+  sentiment path, the moderator console;
+- ``all``: both, in one process (demo, most tests).
+
+Split roles are separate consumer groups, so alerts never queue behind
+metrics; the topics each role consumes are declared in
+``pipeline.topics.ROLE_TOPICS`` (a test checks that the agents match).
+"""
+
+from __future__ import annotations
+
+from agents import (
+    alert_delivery,
+    alert_store,
+    chat_activity,
+    escalation_timer,
+    raw_events,
+    sentiment_incidents,
+    sentiment_spread,
+    sentiment_store,
+)
+from pipeline.console.adapters import ClickHouseAlertReader, KafkaCommandSender
+from pipeline.console.views import register as register_console
+from pipeline.runtime.context import PipelineContext
+from pipeline.topics import INCIDENT_COMMANDS
+
+ROLES = ("all", "alerts", "metrics")
+
+
+def uses_clickhouse(role: str) -> bool:
+    return role != "alerts"
+
+
+def register_alert_path(ctx: PipelineContext) -> None:
+    deliverer = alert_delivery.register(ctx)
+    policy = sentiment_incidents.load_policy(ctx.settings)
+    tables = sentiment_incidents.register(ctx)
+    sentiment_spread.register(ctx, policy)
+    escalation_timer.register(ctx, tables, deliverer, policy)
+
+
+def register_metrics_path(ctx: PipelineContext) -> None:
+    chat_activity.register(ctx)
+    raw_events.register(ctx)
+    sentiment_store.register(ctx)
+    alert_store.register(ctx)
+    token = ctx.settings.console_token
+    register_console(
+        ctx.app,
+        ClickHouseAlertReader(ctx.clickhouse),
+        KafkaCommandSender(ctx.topic(INCIDENT_COMMANDS)),
+        token.get_secret_value() if token else None,
+        ctx.settings.public_url,
+    )
+
+
+def register_role(ctx: PipelineContext, role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; one of {ROLES}")
+    if role in ("all", "alerts"):
+        register_alert_path(ctx)
+    if role in ("all", "metrics"):
+        register_metrics_path(ctx)

@@ -1,0 +1,149 @@
+"""Runtime configuration from environment variables (``PULSE_*``) or ``.env``.
+
+The embedded stack and a production deployment run the same code; only these
+values differ (see README "Configuration").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker, generator or CLI run."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", env_file=".env", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_session_timeout_s: float = Field(
+        6.0, description="Consumer group session timeout; short for the embedded broker."
+    )
+    kafka_heartbeat_interval_s: float = 1.0
+    kafka_verify_end_offsets: bool = Field(
+        True,
+        description="Confirm end offsets by reading partition tails before table recovery "
+        "(works around brokers that under-report them; harmless elsewhere).",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        100,
+        ge=1,
+        description="Longest a fetch waits at the broker for data (Faust fixes 1500 ms); "
+        "bounds the delay on brokers that answer a waiting fetch only at its timeout.",
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name (isolation).")
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+
+    # Faust worker
+    app_id: str = "community-pulse"
+    worker_role: Literal["all", "alerts", "metrics"] = Field(
+        "all",
+        description="all: every agent in one worker; alerts: chat to incidents and alert "
+        "delivery (no ClickHouse); metrics: activity, raw events, ClickHouse sinks, console. "
+        "Split roles are separate consumer groups, so alerts never queue behind metrics.",
+    )
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: Path = Field(Path("var"), description="Faust state and local files.")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_max: int = Field(10_000, ge=1, description="Max events handled per agent batch.")
+    gc_young_threshold: int = Field(
+        20_000, ge=0,
+        description="Allocations between young garbage collections, start-up objects frozen "
+        "(pipeline/runtime/gc_tuning.py); 0 keeps CPython's defaults (700, with full-collection "
+        "pauses up to ~140 ms under load).",
+    )
+    batch_within_s: float = Field(
+        0.5, gt=0, description="Max wait to fill a batch: fewer, larger sink writes vs latency."
+    )
+
+    # Event time
+    allowed_lateness_s: int = Field(
+        900, ge=0, description="How long after the watermark passes a window it still updates."
+    )
+    max_future_skew_s: int = Field(3600, ge=0, description="Reject events further in the future.")
+
+    # Sinks
+    clickhouse_url: str = Field(
+        "chdb://var/clickhouse",
+        description="chdb://<dir> (embedded) or http(s)://user:password@host:port",
+    )
+    clickhouse_database: str = "pulse"
+    clickhouse_retention_days: int = Field(
+        400, ge=1, le=25_000,  # event time + TTL must stay inside DateTime (ends 2106)
+        description="Days of event-time history the tables keep (their TTL), applied when a "
+        "table is created; longer for backfills of old history, and in tests, whose streams "
+        "start on a fixed date.",
+    )
+    prometheus_max_communities: int = Field(
+        500, ge=1, description="Label cardinality cap: further communities share '_other'."
+    )
+
+    # Sentiment and alerts
+    sentiment_mode: Literal["improved", "snownlp"] = Field(
+        "improved", description="Scorer: improved (default) or snownlp (SnowNLP-identical)."
+    )
+    sentiment_workers: int = Field(
+        1, ge=0, description="Scoring processes (0 = in the worker process, for tests)."
+    )
+    positive_score: float = Field(
+        0.6, ge=0, le=1, description="Score at or above which a message counts as positive."
+    )
+    negative_score: float = Field(
+        0.4, ge=0, le=1,
+        description="Below this a message counts as negative in share metrics (escalation "
+        "uses its own, stricter rules).",
+    )
+    alert_batch_within_s: float = Field(
+        0.1, gt=0, description="Max wait to fill a sentiment batch: bounds alert latency."
+    )
+    escalation_policy_file: Path | None = Field(
+        None,
+        description="JSON file overriding escalation rule defaults (pipeline/compute/escalation).",
+    )
+    escalation_check_interval_s: float = Field(
+        30.0, gt=0, description="How often unacknowledged incidents are checked for escalation."
+    )
+    alertmanager_url: str | None = Field(
+        None, description="Alertmanager base URL (API v2), e.g. http://alertmanager:9093"
+    )
+    wecom_webhook_url: SecretStr | None = Field(
+        None, description="WeCom group robot webhook URL (contains the robot key)."
+    )
+    console_token: SecretStr | None = Field(
+        None, description="Token for the moderator console and its API (required to use it)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:6066", description="Base URL of the worker's web server, for links."
+    )
+
+    def topic(self, base_name: str) -> str:
+        """Physical topic name for a logical one."""
+        return f"{self.topic_prefix}{base_name}"
+
+    @property
+    def group_id(self) -> str:
+        """Faust app id and consumer group of this worker's role."""
+        return self.app_id if self.worker_role == "all" else f"{self.app_id}-{self.worker_role}"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)

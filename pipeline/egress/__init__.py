@@ -1,0 +1,1 @@
+"""Where results leave: ClickHouse tables, Kafka record encoders, Prometheus series, paging."""

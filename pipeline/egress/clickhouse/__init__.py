@@ -1,0 +1,1 @@
+"""ClickHouse: the client (embedded chdb or a server), table specs and their DDL."""

@@ -1,0 +1,151 @@
+"""Every ClickHouse table the pipeline writes: its columns and how a record becomes a row.
+
+One :class:`TableSpec` per table, beside the DDL in ``ddl/`` (a test checks
+that every spec's columns exist in its table).  Agents never list columns:
+they hand records to ``spec.write``, so columns and row values cannot drift
+apart.
+
+Raw tables take every valid event, duplicates included
+(ReplacingMergeTree keyed by event identity folds them); chat text is
+masked first, because raw storage is read by dashboards and analysts and
+needs no personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from faust.types import EventT
+
+from pipeline.compute.privacy import mask_pii
+from pipeline.egress.clickhouse.client import ClickHouseSink
+from schemas.alerts import Alert
+from schemas.base import InputEvent
+from schemas.events import ChatMessage, FunnelEvent, MemberEvent, Transaction
+from schemas.outputs import CommunityMinuteActivity, DeadLetter
+from schemas.scores import ScoredMessage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec(Generic[T]):
+    """A table, its columns, and the row of one record written at ``written_at``."""
+
+    name: str
+    columns: tuple[str, ...]
+    row: Callable[[T, datetime], tuple]
+
+    def rows(self, records: Sequence[T], written_at: datetime) -> list[tuple]:
+        return [self.row(record, written_at) for record in records]
+
+    async def write(
+        self, sink: ClickHouseSink, records: Sequence[T], identity: str | None = None
+    ) -> None:
+        """Insert ``records``; ``identity`` names the batch (e.g. its source offsets) so a
+        replay carries the same deduplication token; without it the rows are hashed."""
+        if records:
+            await sink.insert(self.name, self.columns, self.rows(records, datetime.now(UTC)),
+                              identity)
+
+
+# --- raw input events: one row per (event, source position) ---------------------------
+
+RawItem = tuple[EventT, InputEvent]
+KAFKA_COLUMNS = ("kafka_partition", "kafka_offset", "ingested_at")
+
+
+def raw_table(
+    name: str, fields: tuple[str, ...], transform: dict[str, Callable[[Any], Any]] | None = None
+) -> TableSpec[RawItem]:
+    """A raw table: the model's ``fields`` (some transformed), then where it was read."""
+    transform = transform or {}
+
+    def row(item: RawItem, ingested_at: datetime) -> tuple:
+        event, record = item
+        values = tuple(
+            transform[f](getattr(record, f)) if f in transform else getattr(record, f)
+            for f in fields
+        )
+        return values + (event.message.partition, event.message.offset, ingested_at)
+
+    return TableSpec(name, fields + KAFKA_COLUMNS, row)
+
+
+RAW_TABLES: dict[type[InputEvent], TableSpec[RawItem]] = {
+    ChatMessage: raw_table(
+        "chat_messages",
+        ("message_id", "community_id", "platform", "member_id", "sender_role", "msg_type",
+         "text", "reply_to", "mentions", "ts"),
+        {"text": mask_pii},
+    ),
+    MemberEvent: raw_table(
+        "member_events",
+        ("event_id", "community_id", "platform", "member_id", "action", "inviter_id",
+         "channel", "qr_code_id", "ts"),
+    ),
+    Transaction: raw_table(
+        "transactions",
+        ("order_id", "status", "member_id", "community_id", "campaign_id", "channel",
+         "amount_fen", "currency", "ts"),
+    ),
+    FunnelEvent: raw_table(
+        "funnel_events",
+        ("event_id", "campaign_id", "person_id", "step", "channel", "community_id", "ts"),
+    ),
+}
+
+# --- pipeline outputs -----------------------------------------------------------------
+
+DEAD_LETTERS: TableSpec[DeadLetter] = TableSpec(
+    "dead_letters",
+    ("source_topic", "source_partition", "source_offset", "reason", "detail", "size_bytes",
+     "rejected_at"),
+    lambda d, _: (d.source_topic, d.source_partition, d.source_offset, d.reason, d.detail,
+                  d.size_bytes, d.rejected_at),
+)
+"""Metadata of rejected records (never their payload)."""
+
+ACTIVITY_MINUTE: TableSpec[CommunityMinuteActivity] = TableSpec(
+    "community_activity_minute",
+    ("community_id", "window_start", "window_end", "messages", "speakers", "is_final",
+     "revision", "updated_at"),
+    lambda r, now: (r.community_id, r.window_start, r.window_end, r.messages, r.speakers,
+                    int(r.is_final), r.revision, now),
+)
+
+MESSAGE_SENTIMENT: TableSpec[ScoredMessage] = TableSpec(
+    "message_sentiment",
+    ("message_id", "community_id", "sender_role", "ts", "score", "polarity",
+     "complaint_terms", "crisis_terms", "ingested_at"),
+    lambda m, now: (m.message_id, m.community_id, m.sender_role,
+                    datetime.fromtimestamp(m.ts_ms / 1000, UTC), m.score, m.polarity,
+                    list(m.complaint_terms), list(m.crisis_terms), now),
+)
+
+SENTIMENT_ALERTS: TableSpec[Alert] = TableSpec(
+    "sentiment_alerts",
+    ("incident_id", "revision", "event", "tier", "status", "community_id", "community_ids",
+     "window_start", "window_end", "opened_at", "updated_at", "negative_messages", "members",
+     "min_score", "mean_score", "heat", "matched_terms", "escalations", "respond_by",
+     "close_loop_by", "record", "published_at"),
+    lambda a, now: (a.incident_id, a.revision, a.event, a.tier, a.status, a.community_id,
+                    a.community_ids, a.window_start, a.window_end, a.opened_at, a.updated_at,
+                    a.negative_messages, a.members, a.min_score, a.mean_score, a.heat,
+                    a.matched_terms, a.escalations, a.sla.respond_by, a.sla.close_loop_by,
+                    a.model_dump_json(), now),
+)
+"""Every Alert revision (the incident timeline); an incident's state is its top revision."""
+
+
+def alerts_identity(alerts: Sequence[Alert]) -> str:
+    """(incident, revision) identifies an alert row, so a replayed revision folds."""
+    return ";".join(f"{a.incident_id}#{a.revision}" for a in alerts)
+
+
+ALL_TABLES: tuple[TableSpec, ...] = (
+    *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
+)

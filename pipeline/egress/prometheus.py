@@ -1,0 +1,126 @@
+"""Prometheus metrics of the pipeline (live monitoring and alert rules).
+
+Conventions: ``pulse_`` prefix, ``_total`` counters, base units.  Per-community
+series are capped (``Settings.prometheus_max_communities``); beyond the cap a
+community is reported as ``_other``: the full detail lives in ClickHouse.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+OTHER_COMMUNITY = "_other"
+
+
+class PrometheusSeries:
+    """All metric families, registered once per registry."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY, max_communities: int = 500):
+        self.max_communities = max_communities
+        self._communities: set[str] = set()
+        self._watermarks: dict[str, float] = {}
+        self.events_consumed = Counter(
+            "pulse_events_consumed_total", "Records read from input topics.", ["topic"],
+            registry=registry,
+        )
+        self.events_processed = Counter(
+            "pulse_events_processed_total",
+            "Records whose batch completed: every sink written, ready to commit.", ["topic"],
+            registry=registry,
+        )
+        self.events_valid = Counter(
+            "pulse_events_valid_total", "Records that passed edge validation.", ["topic"],
+            registry=registry,
+        )
+        self.events_duplicate = Counter(
+            "pulse_events_duplicate_total", "Redelivered events recognised and ignored.",
+            ["topic"], registry=registry,
+        )
+        self.events_too_late = Counter(
+            "pulse_events_too_late_total",
+            "Events arriving after their window closed (kept in raw storage only).",
+            ["topic"], registry=registry,
+        )
+        self.dead_letters = Counter(
+            "pulse_dead_letters_total", "Records sent to the dead-letter topic.",
+            ["topic", "reason"], registry=registry,
+        )
+        self.community_messages = Counter(
+            "pulse_community_messages_total", "Distinct chat messages counted, by community.",
+            ["community"], registry=registry,
+        )
+        self.community_last_minute = Gauge(
+            "pulse_community_last_minute_messages",
+            "Messages in the community's most recent closed (final) minute window.",
+            ["community"], registry=registry,
+        )
+        self.watermark = Gauge(
+            "pulse_watermark_timestamp_seconds", "Highest event time seen, per input topic.",
+            ["topic"], registry=registry,
+        )
+        self.batch_duration = Histogram(
+            "pulse_batch_duration_seconds", "Time to handle one agent batch.", ["agent"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.sink_rows = Counter(
+            "pulse_sink_rows_total", "Rows written to a sink.", ["sink", "table"],
+            registry=registry,
+        )
+        self.sink_errors = Counter(
+            "pulse_sink_errors_total", "Failed sink writes (retried).", ["sink"],
+            registry=registry,
+        )
+        self.sink_write_duration = Histogram(
+            "pulse_sink_write_duration_seconds", "Time of one sink write.", ["sink"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.sentiment_messages = Counter(
+            "pulse_sentiment_messages_total",
+            "Scored member text messages by polarity (positive share target >= 60%).",
+            ["community", "polarity"], registry=registry,
+        )
+        self.alerts = Counter(
+            "pulse_alerts_total", "Alert records published, by tier and lifecycle event.",
+            ["tier", "event"], registry=registry,
+        )
+        self.open_incidents = Gauge(
+            "pulse_open_incidents", "Incidents not yet resolved, by tier (this worker).",
+            ["tier"], registry=registry,
+        )
+        self.alert_latency = Histogram(
+            "pulse_alert_latency_seconds",
+            "From the triggering message's Kafka timestamp to the alert being published.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.alertmanager_notifications = Counter(
+            "pulse_alertmanager_notifications_total",
+            "Alerts Alertmanager routed back to the worker's webhook, by tier and status: "
+            "proves routing end to end.",
+            ["tier", "status"], registry=registry,
+        )
+        self.alert_deliveries = Counter(
+            "pulse_alert_deliveries_total", "Alert delivery attempts by channel and outcome.",
+            ["channel", "outcome"], registry=registry,
+        )
+        self.alert_delivery_duration = Histogram(
+            "pulse_alert_delivery_seconds", "Time to deliver an alert, retries included.",
+            ["channel"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry,
+        )
+
+    def advance_watermark(self, topic: str, event_time_s: float) -> None:
+        """Raise the topic's watermark gauge (never lowers it)."""
+        if event_time_s > self._watermarks.get(topic, 0.0):
+            self._watermarks[topic] = event_time_s
+            self.watermark.labels(topic).set(event_time_s)
+
+    def community_label(self, community_id: str) -> str:
+        """Bounded label value for a community."""
+        if community_id in self._communities:
+            return community_id
+        if len(self._communities) < self.max_communities:
+            self._communities.add(community_id)
+            return community_id
+        return OTHER_COMMUNITY

@@ -1,1 +1,0 @@
-"""Sinks: where results leave the pipeline (ClickHouse; Kafka via Faust topics)."""

@@ -1,0 +1,49 @@
+"""Scored chat messages: what the alert worker hands the ClickHouse store, in chunks.
+
+Internal record of ``pipeline.sentiment-scores.v1``: no member id and no text
+leave the alert worker, only what ``message_sentiment`` and the share metrics
+need.  Chunks are per community (the topic's key), at most ``CHUNK_ROWS`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import orjson
+
+CHUNK_ROWS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredMessage:
+    """One row of ``message_sentiment``."""
+
+    message_id: str
+    community_id: str
+    sender_role: str
+    ts_ms: int
+    score: float
+    polarity: str
+    complaint_terms: tuple[str, ...]
+    crisis_terms: tuple[str, ...]
+
+
+def encode_chunks(scored: list[ScoredMessage]) -> Iterator[tuple[bytes, bytes]]:
+    """``(key, value)`` records: per community, at most ``CHUNK_ROWS`` rows each."""
+    by_community: dict[str, list[ScoredMessage]] = {}
+    for message in scored:
+        by_community.setdefault(message.community_id, []).append(message)
+    for community, messages in by_community.items():
+        for start in range(0, len(messages), CHUNK_ROWS):
+            rows = messages[start : start + CHUNK_ROWS]  # orjson writes dataclasses natively
+            yield community.encode(), orjson.dumps({"schema_version": 1, "rows": rows})
+
+
+def decode_chunk(value: bytes) -> list[ScoredMessage]:
+    body = orjson.loads(value)
+    return [
+        ScoredMessage(**{**row, "complaint_terms": tuple(row["complaint_terms"]),
+                         "crisis_terms": tuple(row["crisis_terms"])})
+        for row in body["rows"]
+    ]

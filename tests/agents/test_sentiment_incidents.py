@@ -1,0 +1,241 @@
+"""Sentiment to moderators, end to end: real broker, Faust worker, chdb, Alertmanager.
+
+The generator's negative episodes must each raise the expected tier, alerts
+must reach Alertmanager (labels tier/community/incident) and the WeCom robot,
+carry no personal data, and a moderator's acknowledgement through the console
+API must come back as a new alert revision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from pipeline.app.settings import Settings
+from pipeline.devtools.generator import generate, produce
+from pipeline.devtools.progress import wait_until_committed as wait_until_committed_all
+from pipeline.devtools.stack import WorkerProcess, free_port
+from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
+from schemas.alerts import Alert
+from tests.browser_support import submit, wait_for_text
+from tests.deploy.deploy_support import DEPLOY, load_yaml
+from tests.live_alertmanager import live_alertmanager
+from tests.support import (
+    EPISODES_CLEAN_STREAM,
+    EPISODES_STREAM,
+    SPLIT_WORKERS_STREAM,
+    wait_until_committed,
+)
+
+pytestmark = pytest.mark.integration
+TOKEN = "moderator-secret"
+
+
+def alert_records(settings: Settings) -> list[tuple[bytes, Alert]]:
+    consumer = KafkaConsumer(
+        settings.topic(SENTIMENT_ALERTS.name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    try:
+        return [(r.value, Alert.model_validate_json(r.value)) for r in consumer]
+    finally:
+        consumer.close()
+
+
+def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
+    out: dict[str, Alert] = {}
+    for _, alert in records:
+        if alert.incident_id not in out or alert.revision > out[alert.incident_id].revision:
+            out[alert.incident_id] = alert
+    return out
+
+
+def api(
+    worker: WorkerProcess, path: str, body: dict | None = None, token: str | None = TOKEN
+) -> tuple[int, object]:
+    """Status and JSON body of a worker endpoint (errors included)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{worker.url}{path}", method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None, headers=headers,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None:
+    """Every episode: exactly one incident of its tier in each community it touches."""
+    messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
+                for r in stream.records
+                if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+    matched = set()
+    for episode in stream.truth.episodes:
+        for community in episode.community_ids:
+            times = sorted(datetime.fromisoformat(messages[i]["ts"])
+                           for i in episode.message_ids
+                           if messages[i]["community_id"] == community)
+            hits = [a for a in incidents.values() if a.community_id == community
+                    and a.window_start <= times[-1] and a.window_end >= times[0]]
+            assert len(hits) == 1, (episode.episode_id, community, hits)
+            assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
+            matched.add(hits[0].incident_id)
+    false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
+    assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
+
+
+def test_episodes_become_graded_alerts_delivered_to_moderators(
+    pipeline_settings: Settings, tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    stream = generate(EPISODES_STREAM)
+    episodes = stream.truth.episodes
+    assert {e.expected_tier for e in episodes} == {"mild", "moderate", "severe"}
+    with live_alertmanager(tmp_path / "alertmanager") as alertmanager:
+        settings = pipeline_settings.model_copy(update={
+            "alertmanager_url": alertmanager.url,
+            "wecom_webhook_url": f"{alertmanager.receivers_url}/cgi-bin/webhook/send?key=k",
+            "console_token": TOKEN,
+        })
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        worker.start()
+        try:
+            produce(stream.records, settings)
+            wait_until_committed(settings, worker)
+            records = alert_records(settings)
+            incidents = latest(records)
+
+            assert_one_incident_per_episode(stream, incidents)
+
+            # no personal data in any alert revision
+            pii_values = [v for p in stream.truth.pii_messages for v in p.values]
+            member_ids = {json.loads(r.value)["member_id"] for r in stream.records
+                          if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+            for raw, _ in records:
+                text = raw.decode()
+                assert not any(value in text for value in pii_values)
+                assert not any(f'"{m}"' in text for m in member_ids)
+
+            # Alertmanager has them, labelled for routing and inhibition
+            with urllib.request.urlopen(f"{alertmanager.url}/api/v2/alerts", timeout=5) as r:
+                firing = json.loads(r.read())
+            labels = [a["labels"] for a in firing if a["labels"].get("alertname")
+                      == "CommunityNegativeSentiment"]
+            assert {lbl["incident"] for lbl in labels} >= {
+                a.incident_id for a in incidents.values() if a.status == "open"
+            }
+            assert all({"tier", "community", "incident"} <= set(lbl) for lbl in labels)
+
+            # the WeCom robot was paged for openings and upgrades, Chinese first
+            pages = alertmanager.received.bodies("POST", "/cgi-bin/webhook/send")
+            assert pages and all(p["msgtype"] == "markdown" for p in pages)
+            assert any("重度" in p["markdown"]["content"] for p in pages)
+            assert not any(v in json.dumps(pages, ensure_ascii=False) for v in pii_values)
+
+            # a moderator acknowledges the severe incident through the console API
+            severe = next(a for a in incidents.values() if a.tier == "severe")
+            status, _ = api(worker, f"/api/alerts/{severe.incident_id}/acknowledge",
+                            {"actor": "王小明", "note": "已联系群主 13912345678"})
+            assert status == 202
+            deadline = time.monotonic() + 60
+            while True:
+                current = latest(alert_records(settings))[severe.incident_id]
+                if current.status == "acknowledged":
+                    break
+                assert time.monotonic() < deadline, "acknowledgement never applied"
+                time.sleep(0.5)
+            assert current.acknowledged_by == "王小明" and current.revision > severe.revision
+            assert "13912345678" not in current.model_dump_json()
+            _, shown = api(worker, f"/api/alerts/{severe.incident_id}")
+            assert shown["status"] == "acknowledged"
+
+            # ... and resolves it in the console, in a real browser
+            browser.get(f"{worker.url}/console?token={TOKEN}")
+            wait_for_text(browser, "h1", "待处理告警")
+            rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
+            assert rows[0].get_attribute("data-incident") in {
+                a.incident_id for a in incidents.values() if a.tier == "severe"
+            }
+            browser.get(f"{worker.url}/console/alerts/{severe.incident_id}")
+            wait_for_text(browser, "h1 .status", "已受理")
+            submit(browser, "resolve", "王小明", "已退款并致歉，电话 13700001111")
+            wait_for_text(browser, "h1 .status", "已解决")
+            resolved = latest(alert_records(settings))[severe.incident_id]
+            assert resolved.status == "resolved" and resolved.resolved_by == "王小明"
+            assert "13700001111" not in resolved.model_dump_json()
+        finally:
+            worker.stop()
+        log = (tmp_path / "worker.log").read_text()
+        assert not [v for v in [*pii_values, "13912345678", "13700001111"] if v in log]
+
+
+def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_path: Path) -> None:
+    stream = generate(EPISODES_CLEAN_STREAM)
+    worker = WorkerProcess(pipeline_settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        wait_until_committed(pipeline_settings, worker)
+    finally:
+        worker.stop()
+    incidents = latest(alert_records(pipeline_settings))
+    assert not [a for a in incidents.values() if a.tier == "severe"]
+    assert all(orjson.loads(a.model_dump_json())["community_id"] for a in incidents.values())
+
+
+def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: Path) -> None:
+    """The production topology: the alert path and the metrics path in separate worker
+    groups; the alert worker has no ClickHouse, the metrics worker stores its output."""
+    stream = generate(SPLIT_WORKERS_STREAM)
+    roles = {
+        role: pipeline_settings.model_copy(update={
+            "worker_role": role, "web_port": free_port(), "console_token": TOKEN,
+            "data_dir": tmp_path / f"state-{role}",
+        })
+        for role in ("alerts", "metrics")
+    }
+    workers = {role: WorkerProcess(s, tmp_path / f"{role}.log") for role, s in roles.items()}
+    for worker in workers.values():
+        worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        wait_until_committed_all(list(roles.values()),
+                                 lambda: all(w.process.poll() is None for w in workers.values()))
+        incidents = latest(alert_records(pipeline_settings))
+        assert_one_incident_per_episode(stream, incidents)
+        # the metrics worker stored every incident (the console reads ClickHouse) ...
+        _, listed = api(workers["metrics"], "/api/alerts?recent=500")
+        assert {a["incident_id"] for a in listed} == set(incidents)
+        # ... and the scored messages, counted by polarity
+        scored = workers["metrics"].metric_total("pulse_sentiment_messages_total")
+        assert scored > 0
+        assert workers["alerts"].metric_total("pulse_sentiment_messages_total") == 0
+        # Alertmanager's route back to the worker (deploy/alertmanager) is served
+        hook = load_yaml(DEPLOY / "alertmanager" / "alertmanager.yml")["receivers"]
+        path = urlparse(next(r for r in hook if r["name"] == "pulse-worker")
+                        ["webhook_configs"][0]["url"]).path
+        payload = {"alerts": [{"status": "firing", "labels": {"tier": "severe"}},
+                              {"status": "resolved", "labels": {"tier": "bogus"}}]}
+        assert api(workers["metrics"], path, payload, token=None) == (200, {"received": 2})
+        assert api(workers["metrics"], path, {"nope": 1}, token=None)[0] == 400
+        seen = workers["metrics"].prometheus_samples()
+        assert seen['pulse_alertmanager_notifications_total{status="firing",tier="severe"}'] == 1
+        assert seen['pulse_alertmanager_notifications_total{status="resolved",tier="other"}'] == 1
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    assert not (roles["alerts"].data_dir / "clickhouse").exists()
