@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint bench schemas clean
+.PHONY: setup system-deps demo test lint bench schemas catalogue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: setup
 
 schemas: setup
 	$(BIN)/pulse schemas
+
+catalogue: setup
+	$(BIN)/pulse catalogue
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Validate at the edge, store every valid event in its raw ClickHouse table, so
 SQL over the raw tables can answer any question about them and every
-metric can be recomputed.  Chat messages are stored by ``chat-activity``.
+metric can be recomputed.  Chat messages, member events and membership
+snapshots are stored by ``community-activity``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from pipeline.egress.clickhouse.tables import RAW_TABLES
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Valid, input_agent
 from pipeline.runtime.context import PipelineContext
-from pipeline.topics import FUNNEL_EVENTS, MEMBER_EVENTS, TRANSACTIONS, TopicSpec
+from pipeline.topics import FUNNEL_EVENTS, TRANSACTIONS, TopicSpec
 from schemas.base import InputEvent
-from schemas.events import FunnelEvent, MemberEvent, Transaction
+from schemas.events import FunnelEvent, Transaction
 
 RAW_ONLY: tuple[tuple[TopicSpec, type[InputEvent]], ...] = (
-    (MEMBER_EVENTS, MemberEvent),
     (TRANSACTIONS, Transaction),
     (FUNNEL_EVENTS, FunnelEvent),
 )

@@ -52,6 +52,16 @@ def schemas(out: Path = typer.Option(None, help="Directory (default schemas/json
 
 
 @app.command()
+def catalogue(
+    out: Path = typer.Option(None, help="File (default docs/metrics-catalogue.md)."),
+) -> None:
+    """Write the metrics catalogue (definitions, tables, topics, Prometheus series)."""
+    from pipeline.egress.catalogue import CATALOGUE_PATH, write_catalogue
+
+    console.print(str(write_catalogue(out or CATALOGUE_PATH)))
+
+
+@app.command()
 def demo(
     seed: int = typer.Option(7, help="Generator seed."),
     communities: int = typer.Option(6, help="Number of simulated communities."),

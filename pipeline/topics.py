@@ -45,6 +45,12 @@ MEMBER_EVENTS = TopicSpec(
     "community.member.events.v1", "community_id", "Joins, leaves and removals."
 )
 TRANSACTIONS = TopicSpec("commerce.transactions.v1", "order_id", "Orders paid and refunded.")
+MEMBERSHIP_SNAPSHOTS = TopicSpec(
+    "community.membership.snapshots.v1",
+    "community_id",
+    "Member lists of communities at a time: anchors of member counts.",
+    retention_ms=30 * DAY_MS,
+)
 FUNNEL_EVENTS = TopicSpec("marketing.funnel.events.v1", "campaign_id", "Campaign funnel steps.")
 DEAD_LETTER = TopicSpec(
     "pipeline.dead-letter.v1",
@@ -57,6 +63,20 @@ ACTIVITY_MINUTE = TopicSpec(
     "<community_id>|<window_start>",
     "CommunityMinuteActivity per window; compacted, latest revision wins.",
     retention_ms=30 * DAY_MS,
+    compacted=True,
+)
+ACTIVITY_HOUR = TopicSpec(
+    "metrics.community.activity.hour.v1",
+    "<community_id>|<window_start>",
+    "CommunityHourActivity per window; compacted, latest revision wins.",
+    retention_ms=90 * DAY_MS,
+    compacted=True,
+)
+HEALTH_DAY = TopicSpec(
+    "metrics.community.health.day.v1",
+    "<community_id>|<day>",
+    "CommunityDayHealth per community and local day; compacted, latest revision wins.",
+    retention_ms=400 * DAY_MS,
     compacted=True,
 )
 
@@ -85,8 +105,10 @@ SENTIMENT_SCORES = TopicSpec(
     retention_ms=2 * DAY_MS,
 )
 
-INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, TRANSACTIONS, FUNNEL_EVENTS)
-OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, SENTIMENT_ALERTS)
+INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS, FUNNEL_EVENTS)
+COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
+"""Co-partitioned by community id and consumed together by ``community-activity``."""
+OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 

@@ -84,6 +84,36 @@ class MemberEvent(InputEvent):
         return self.community_id
 
 
+MAX_SNAPSHOT_MEMBERS = 100_000
+"""A WeCom customer group holds at most a few thousand members; more is not one group."""
+
+
+class MembershipSnapshot(InputEvent):
+    """Who is in a community at ``ts``: the anchor of its member count.
+
+    Groups exist before the pipeline starts; a snapshot (from the platform's
+    member list API, or ``pulse members snapshot``) says who was in the group
+    then, and joins and leaves are tracked from it.
+    """
+
+    record_name = "membership_snapshot"
+
+    snapshot_id: Identifier = Field(description="Unique id of this snapshot (a version).")
+    community_id: Identifier = Field(description="Community the member list belongs to.")
+    platform: Platform = Field("wechat", description="Messaging platform of the community.")
+    member_ids: list[Identifier] = Field(
+        max_length=MAX_SNAPSHOT_MEMBERS, description="Every member present at ``ts``."
+    )
+
+    @property
+    def dedup_id(self) -> str:
+        return self.snapshot_id
+
+    @property
+    def partition_key(self) -> str:
+        return self.community_id
+
+
 class Transaction(InputEvent):
     """An order paid or refunded; amounts in CNY minor units (分)."""
 
@@ -128,4 +158,6 @@ class FunnelEvent(InputEvent):
         return self.campaign_id
 
 
-INPUT_EVENTS: tuple[type[InputEvent], ...] = (ChatMessage, MemberEvent, Transaction, FunnelEvent)
+INPUT_EVENTS: tuple[type[InputEvent], ...] = (
+    ChatMessage, MemberEvent, MembershipSnapshot, Transaction, FunnelEvent
+)

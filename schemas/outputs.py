@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -33,7 +33,12 @@ class CommunityMinuteActivity(Record):
     window_start: datetime = Field(description="Window start (inclusive), UTC.")
     window_end: datetime = Field(description="Window end (exclusive), UTC.")
     messages: int = Field(ge=0, description="Distinct messages with event time in the window.")
-    speakers: int = Field(ge=0, description="Distinct members who posted in the window.")
+    speakers: int = Field(
+        ge=0, description="Distinct members (sender role member) who posted in the window."
+    )
+    senders: int = Field(
+        0, ge=0, description="Distinct senders of any role (members, staff, bots)."
+    )
     is_final: bool = Field(
         description="True once the window is past the allowed lateness and will not change."
     )
@@ -44,6 +49,159 @@ class CommunityMinuteActivity(Record):
     @property
     def key(self) -> str:
         return f"{self.community_id}|{self.window_start.isoformat()}"
+
+
+MemberCountAnchor = Literal["snapshot", "relative"]
+ANCHOR_DESCRIPTION = (
+    "snapshot: counted from a membership snapshot; relative: net change since the first "
+    "membership event seen (may be negative)."
+)
+SLOT_DESCRIPTION = (
+    "Interactions in a 3+2 posting slot: from 9:00, 12:00 and 20:00 local time, "
+    "PULSE_SLOT_MINUTES wide."
+)
+NO_MEMBERS = " None when member_count <= 0."
+
+
+class CommunityHourActivity(Record):
+    """One community's event-time hour: activity, interaction and membership.
+
+    Keyed ``<community_id>|<window_start>`` on a compacted topic; consumers keep
+    the highest ``revision``.  Definitions: docs/metrics.md.
+    """
+
+    record_name = "community_hour_activity"
+
+    schema_version: Literal[1] = Field(1, description="Schema version of this record.")
+    community_id: Identifier = Field(description="Community the window belongs to.")
+    window_start: datetime = Field(description="Window start (inclusive), UTC.")
+    window_end: datetime = Field(description="Window end (exclusive), UTC.")
+    messages: int = Field(ge=0, description="Distinct messages of any sender and type.")
+    member_messages: int = Field(ge=0, description="Messages sent by members.")
+    staff_messages: int = Field(ge=0, description="Messages sent by staff (运营/客服).")
+    bot_messages: int = Field(ge=0, description="Messages sent by bots.")
+    interactions: int = Field(ge=0, description="Member messages other than system messages.")
+    real_interactions: int = Field(
+        ge=0, description="Interactions that are neither mechanical nor copies."
+    )
+    mechanical_messages: int = Field(ge=0, description="Sticker-only, 收到, +1, 打卡 and the like.")
+    copy_messages: int = Field(ge=0, description="Member texts repeating an earlier message.")
+    speakers: int = Field(
+        ge=0, description="Distinct members with an interaction (a member message other than "
+        "a system message)."
+    )
+    active_members: int = Field(ge=0, description="Distinct members with a real interaction.")
+    senders: int = Field(ge=0, description="Distinct senders of any role.")
+    slot_interactions: int = Field(ge=0, description=SLOT_DESCRIPTION)
+    joins: int = Field(ge=0, description="Distinct join events.")
+    leaves: int = Field(ge=0, description="Distinct leave events (the member left).")
+    removals: int = Field(ge=0, description="Distinct removal events (staff removed).")
+    net_growth: int = Field(description="joins - leaves - removals.")
+    member_count: int = Field(description="Members at window end (see member_count_anchor).")
+    member_count_anchor: MemberCountAnchor = Field(description=ANCHOR_DESCRIPTION)
+    speaking_rate: float | None = Field(description="speakers / member_count." + NO_MEMBERS)
+    is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
+    revision: int = Field(ge=0, description="Monotonic per window; highest wins.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.community_id}|{self.window_start.isoformat()}"
+
+
+class HotWord(Record):
+    record_name = "hot_word"
+    word: str = Field(description="A word (jieba segmentation), personal data masked first.")
+    count: int = Field(ge=1, description="Occurrences in members' messages.")
+
+
+class CommunityDayHealth(Record):
+    """One community's local day (Asia/Shanghai by default): the health report.
+
+    Keyed ``<community_id>|<day>`` on a compacted topic; consumers keep the
+    highest ``revision``.  Definitions and targets: docs/metrics.md.
+    """
+
+    record_name = "community_day_health"
+
+    schema_version: Literal[1] = Field(1, description="Schema version of this record.")
+    community_id: Identifier = Field(description="Community the day belongs to.")
+    day: date = Field(description="Local calendar day.")
+    timezone: str = Field(description="Zone whose midnights bound the day.")
+    window_start: datetime = Field(description="Local midnight, UTC.")
+    window_end: datetime = Field(description="Next local midnight, UTC.")
+    messages: int = Field(ge=0, description="Distinct messages of any sender and type.")
+    member_messages: int = Field(ge=0, description="Messages sent by members.")
+    staff_messages: int = Field(ge=0, description="Messages sent by staff.")
+    bot_messages: int = Field(ge=0, description="Messages sent by bots.")
+    interactions: int = Field(ge=0, description="Member messages other than system messages.")
+    real_interactions: int = Field(ge=0, description="Interactions neither mechanical nor copies.")
+    mechanical_messages: int = Field(ge=0, description="Sticker-only, 收到, +1, 打卡 and the like.")
+    copy_messages: int = Field(ge=0, description="Member texts repeating an earlier message.")
+    speakers: int = Field(
+        ge=0, description="Distinct members with an interaction (a member message other than "
+        "a system message) that day."
+    )
+    dau: int = Field(ge=0, description="Distinct members with a real interaction that day.")
+    wau: int = Field(
+        ge=0, description="Distinct members with a real interaction in the 7 days ending "
+        "with this one."
+    )
+    mau: int = Field(
+        ge=0, description="Distinct members with a real interaction in the 30 days ending "
+        "with this one."
+    )
+    stickiness: float | None = Field(description="dau / mau (target >= 0.4); None without mau.")
+    ugc_messages: int = Field(
+        ge=0, description="Member-created content: the real interactions (so equal to them)."
+    )
+    ugc_share: float | None = Field(
+        description="ugc_messages / (ugc_messages + staff and bot messages other than system "
+        "messages) (target >= 0.6); None without content."
+    )
+    slot_interactions: int = Field(ge=0, description=SLOT_DESCRIPTION)
+    slot_share: float | None = Field(
+        description="slot_interactions / interactions; None without interactions."
+    )
+    hourly_interactions: list[int] = Field(
+        description="Interactions per local hour of day (24 values)."
+    )
+    joins: int = Field(ge=0, description="Distinct join events.")
+    leaves: int = Field(ge=0, description="Distinct leave events (the member left).")
+    removals: int = Field(ge=0, description="Distinct removal events (staff removed).")
+    net_growth: int = Field(description="joins - leaves - removals.")
+    member_count: int = Field(description="Members at the day's end (see member_count_anchor).")
+    member_count_anchor: MemberCountAnchor = Field(description=ANCHOR_DESCRIPTION)
+    membership_conflicts: int = Field(
+        ge=0, description="Membership events contradicting the state, ignored (docs/metrics.md)."
+    )
+    join_rate: float | None = Field(description="joins / member_count." + NO_MEMBERS)
+    leave_rate: float | None = Field(
+        description="(leaves + removals) / member_count." + NO_MEMBERS
+    )
+    speaking_rate: float | None = Field(description="speakers / member_count." + NO_MEMBERS)
+    interaction_rate: float | None = Field(
+        description="Daily interaction rate: members who interacted / member_count (target "
+        ">= 0.15); the same number as speaking_rate by definition." + NO_MEMBERS
+    )
+    real_interaction_rate: float | None = Field(
+        description="dau / member_count: members with a real interaction, the daily active "
+        "rate (target >= 0.15)." + NO_MEMBERS
+    )
+    weekly_active_rate: float | None = Field(description="wau / member_count." + NO_MEMBERS)
+    interactions_per_member_30d: float | None = Field(
+        description="Real interactions of the 30 days ending with this one / member_count "
+        "(target >= 8)." + NO_MEMBERS
+    )
+    hot_words: list[HotWord] = Field(
+        description="Top 20 words of members' content texts by count (ties by word), "
+        "personal data masked before segmentation."
+    )
+    is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
+    revision: int = Field(ge=0, description="Monotonic per window; highest wins.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.community_id}|{self.day.isoformat()}"
 
 
 class DeadLetter(Record):
@@ -61,4 +219,6 @@ class DeadLetter(Record):
     size_bytes: int = Field(ge=0, description="Size of the original value in bytes.")
 
 
-OUTPUT_RECORDS: tuple[type[Record], ...] = (CommunityMinuteActivity, DeadLetter)
+OUTPUT_RECORDS: tuple[type[Record], ...] = (
+    CommunityMinuteActivity, CommunityHourActivity, CommunityDayHealth, DeadLetter
+)

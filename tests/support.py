@@ -44,6 +44,10 @@ RESUME_STREAM = GeneratorConfig(seed=5, communities=6, days=1.0, start=REFERENCE
 """Chat activity integration test of a worker killed mid-stream."""
 PII_STREAM = GeneratorConfig(seed=21, communities=3, days=1.0, start=REFERENCE_START)
 """Privacy test: every personal value in the generated chat is masked."""
+HEALTH_STREAM = GeneratorConfig(seed=13, communities=4, days=3, scale=0.5, start=REFERENCE_START,
+                                stale_rate=0.01, very_late_rate=0.005, snapshots=True,
+                                episodes=False)
+"""Community health integration tests: three days, stale and very late records, snapshots."""
 
 TEST_STREAMS: dict[str, GeneratorConfig] = {
     "default": DEFAULT_STREAM,
@@ -55,6 +59,7 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "faulty": FAULTY_STREAM,
     "resume": RESUME_STREAM,
     "pii": PII_STREAM,
+    "health": HEALTH_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
 

@@ -2,7 +2,7 @@
 
 - ``alerts``: chat to incidents, spread, escalation timer, alert delivery
   (latency-critical; no ClickHouse);
-- ``metrics``: activity windows, raw storage, the ClickHouse stores of the
+- ``metrics``: community activity and health, raw storage, the ClickHouse stores of the
   sentiment path, the moderator console;
 - ``all``: both, in one process (demo, most tests).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from agents import (
     alert_delivery,
     alert_store,
-    chat_activity,
+    community_activity,
     escalation_timer,
     raw_events,
     sentiment_incidents,
@@ -44,7 +44,7 @@ def register_alert_path(ctx: PipelineContext) -> None:
 
 
 def register_metrics_path(ctx: PipelineContext) -> None:
-    chat_activity.register(ctx)
+    community_activity.register(ctx)
     raw_events.register(ctx)
     sentiment_store.register(ctx)
     alert_store.register(ctx)

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     allowed_lateness_s: int = Field(
         900, ge=0, description="How long after the watermark passes a window it still updates."
     )
+    hour_allowed_lateness_s: int = Field(
+        3600, ge=0,
+        description="Lateness of hour and day windows: a message up to this late (in event "
+        "time) still counts for its hour and its day.",
+    )
+    community_timezone: str = Field(
+        "Asia/Shanghai", description="Zone whose midnights bound a community's day."
+    )
+    slot_minutes: int = Field(
+        60, ge=1, le=180, description="Width of each 3+2 posting slot (9:00, 12:00, 20:00)."
+    )
+    copy_window_s: int = Field(
+        600, ge=0, description="A member text repeating an earlier one this soon is a copy."
+    )
     max_future_skew_s: int = Field(3600, ge=0, description="Reject events further in the future.")
 
     # Sinks

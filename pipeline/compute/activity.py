@@ -1,4 +1,4 @@
-"""Per-community event-time minute windows: messages and distinct speakers.
+"""Per-community event-time minute windows: messages, speakers (members) and senders.
 
 Pure logic, no Kafka: the Faust agent loads the touched state, calls
 :func:`apply_batch`, and writes back what changed.  Exactness under
@@ -50,15 +50,19 @@ class WindowState:
 
     message_ids: set[str] = field(default_factory=set)
     speaker_ids: set[str] = field(default_factory=set)
+    """Members (sender role member) who posted."""
+    other_sender_ids: set[str] = field(default_factory=set)
+    """Staff and bots who posted (counted in ``senders`` only)."""
 
     def to_wire(self) -> dict[str, list[str]]:
-        return {"m": sorted(self.message_ids), "s": sorted(self.speaker_ids)}
+        return {"m": sorted(self.message_ids), "s": sorted(self.speaker_ids),
+                "o": sorted(self.other_sender_ids)}
 
     @classmethod
     def from_wire(cls, data: dict[str, list[str]] | None) -> WindowState:
         if not data:
             return cls()
-        return cls(set(data.get("m", ())), set(data.get("s", ())))
+        return cls(set(data.get("m", ())), set(data.get("s", ())), set(data.get("o", ())))
 
 
 @dataclass(slots=True)
@@ -109,6 +113,7 @@ def to_record(key: str, state: WindowState, final: bool) -> CommunityMinuteActiv
         window_end=datetime.fromtimestamp((start_ms + WINDOW_MS) / 1000, UTC),
         messages=messages,
         speakers=len(state.speaker_ids),
+        senders=len(state.speaker_ids | state.other_sender_ids),
         is_final=final,
         revision=2 * messages + int(final),
     )
@@ -130,21 +135,22 @@ def apply_batch(
         ts_ms = to_millis(message.ts)
         start = window_start_ms(ts_ms)
         key = window_key(message.community_id, start)
+        if start + WINDOW_MS + allowed_lateness_ms <= clock.watermark_ms:
+            # decided by arrival order alone, not by where a batch ends
+            result.too_late += 1
+            continue
         state = working.get(key)
         if state is None:
-            if key in clock.open_windows:
-                state = load(key) or WindowState()
-            elif start + WINDOW_MS + allowed_lateness_ms <= clock.watermark_ms:
-                result.too_late += 1
-                continue
-            else:
-                state = WindowState()
+            state = (load(key) or WindowState()) if key in clock.open_windows else WindowState()
             working[key] = state
         if message.message_id in state.message_ids:
             result.duplicates += 1
         else:
             state.message_ids.add(message.message_id)
-            state.speaker_ids.add(message.member_id)
+            if message.sender_role == "member":
+                state.speaker_ids.add(message.member_id)
+            else:
+                state.other_sender_ids.add(message.member_id)
             result.changed[key] = state
             result.counted.append(message)
         clock.open_windows.add(key)

@@ -14,7 +14,12 @@ import orjson
 
 from pipeline.compute.escalation import SpreadSignal
 from schemas.alerts import Alert, IncidentCommand
-from schemas.outputs import CommunityMinuteActivity, DeadLetter
+from schemas.outputs import (
+    CommunityDayHealth,
+    CommunityHourActivity,
+    CommunityMinuteActivity,
+    DeadLetter,
+)
 from schemas.scores import ScoredMessage, encode_chunks
 
 Headers = list[tuple[str, bytes]]
@@ -30,7 +35,10 @@ def command_record(command: IncidentCommand) -> KafkaRecord:
     return command.community_id.encode(), command.to_json(), None
 
 
-def activity_record(window: CommunityMinuteActivity) -> KafkaRecord:
+def activity_record(
+    window: CommunityMinuteActivity | CommunityHourActivity | CommunityDayHealth,
+) -> KafkaRecord:
+    """A window by its key: community and window start (or local day)."""
     return window.key.encode(), window.to_json(), None
 
 

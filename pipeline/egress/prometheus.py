@@ -41,6 +41,23 @@ class PrometheusSeries:
             "Events arriving after their window closed (kept in raw storage only).",
             ["topic"], registry=registry,
         )
+        self.window_too_late = Counter(
+            "pulse_window_too_late_total",
+            "Accepted input events too late for their window, by window size (minute windows "
+            "take chat only; hour and day windows take chat, membership and snapshots).",
+            ["window"], registry=registry,
+        )
+        self.membership_conflicts = Counter(
+            "pulse_membership_conflicts_total",
+            "Membership events contradicting the state, ignored (docs/metrics.md).",
+            ["conflict"], registry=registry,
+        )
+        self.community_day = Gauge(
+            "pulse_community_day",
+            "The community's most recent closed (final) day: one series per health metric "
+            "(docs/metrics.md; rates as fractions).",
+            ["community", "metric"], registry=registry,
+        )
         self.dead_letters = Counter(
             "pulse_dead_letters_total", "Records sent to the dead-letter topic.",
             ["topic", "reason"], registry=registry,

@@ -52,6 +52,43 @@ def input_agent(
     batch_agent(ctx, ctx.topic(spec), name, handle, counts_as=spec)
 
 
+Consumed = dict[tuple[str, int], EventT]
+"""(topic, partition) -> the batch's last event from it, a reject or not."""
+
+
+def inputs_agent(
+    ctx: PipelineContext,
+    inputs: Sequence[tuple[TopicSpec, type[InputEvent]]],
+    name: str,
+    handle_valid: Callable[[Valid, Consumed], Awaitable[None]],
+) -> None:
+    """One agent on several co-partitioned input topics (Faust assigns partition *p* of
+    each to the same worker): ``handle_valid`` gets their valid events in arrival order,
+    and how far each topic-partition was consumed (so a batch of rejects still counts)."""
+    by_name = {ctx.settings.topic(spec.name): (spec, model) for spec, model in inputs}
+    source = ctx.app.topic(
+        *by_name, key_serializer="raw", value_serializer="raw",
+        partitions=ctx.settings.topic_partitions, internal=False,
+    )
+
+    async def handle(events: list[EventT]) -> None:
+        groups: dict[str, list[EventT]] = {}
+        for event in events:
+            groups.setdefault(event.message.topic, []).append(event)
+        valid_ids: dict[int, InputEvent] = {}
+        for topic, group in groups.items():
+            spec, model = by_name[topic]
+            for event, record in await validate_batch(ctx, spec, model, group):
+                valid_ids[id(event)] = record
+        valid = [(e, valid_ids[id(e)]) for e in events if id(e) in valid_ids]
+        consumed: Consumed = {(e.message.topic, e.message.partition): e for e in events}
+        await handle_valid(valid, consumed)
+        for topic, group in groups.items():
+            ctx.prometheus.events_processed.labels(by_name[topic][0].name).inc(len(group))
+
+    batch_agent(ctx, source, name, handle)
+
+
 async def validate_batch(
     ctx: PipelineContext, spec: TopicSpec, model: type[E], events: Sequence[EventT]
 ) -> Valid:

@@ -1,8 +1,8 @@
 """Per-message signals: is a chat message negative feedback, and whom does it answer?
 
 Only members give feedback: staff, bot and system messages, media and
-mechanical replies (收到, +1, 好的, 打卡, stickers, red-packet thanks) yield no
-signal.  A member text is negative when its score alone is extreme, or when it
+mechanical replies (``pipeline.compute.interaction``: 收到, +1, 好的, 打卡, stickers)
+yield no signal.  A member text is negative when its score alone is extreme, or when it
 uses a lexicon term and is not clearly positive (see ``policy``).  A signal
 carries what alerts may show (a masked, shortened excerpt and a salted hash of
 the member id) and never the member id or the raw text, so nothing personal
@@ -22,20 +22,14 @@ from datetime import datetime
 
 from pipeline.compute.escalation.lexicon import TermMatch, match_terms
 from pipeline.compute.escalation.policy import EscalationPolicy
+from pipeline.compute.interaction import MENTION as _MENTION
+from pipeline.compute.interaction import NOT_WORD as _NOT_WORD
+from pipeline.compute.interaction import STICKER as _STICKER
+from pipeline.compute.interaction import URL as _URL
+from pipeline.compute.interaction import is_mechanical
 from pipeline.compute.privacy import mask_pii
 from schemas.events import ChatMessage
 
-MECHANICAL_TEXTS = frozenset({
-    "收到", "收到谢谢", "好的", "好的谢谢", "好滴", "好嘞", "嗯", "嗯嗯", "ok", "okk", "1", "+1",
-    "666", "打卡", "已打卡", "今日打卡", "打卡+1", "谢谢", "谢谢老板", "谢谢红包", "恭喜发财",
-    "手慢了", "赞", "点赞",
-})
-"""Replies that carry no opinion (docs/product.md, "Real interaction rate"), after normalisation."""
-
-_STICKER = re.compile(r"\[[^\[\]]{1,8}\]")
-_MENTION = re.compile(r"(?<![A-Za-z0-9._%+-])@[^\s\u2005@]{1,32}")
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
-_NOT_WORD = re.compile(r"[^\w+]|_")
 _DIGITS = re.compile(r"\d+")
 MIN_FINGERPRINT_CHARS = 8
 """Texts shorter than this (normalised) are too generic to fingerprint ("315见")."""
@@ -73,12 +67,6 @@ def member_ref(member_id: str, policy: EscalationPolicy) -> str:
     """Short salted hash: tells members apart within alerts without naming them."""
     key = policy.member_salt.encode()[:64]
     return "m-" + hashlib.blake2b(member_id.encode(), key=key, digest_size=6).hexdigest()
-
-
-def is_mechanical(text: str) -> bool:
-    """Sticker-only, 收到 / +1 / 好的 / 打卡 and the like."""
-    core = _NOT_WORD.sub("", _STICKER.sub("", text)).lower()
-    return not core or core in MECHANICAL_TEXTS or set(core) <= {"+", "1"}
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -27,6 +27,12 @@ class GeneratorConfig:
     duplicate_rate: float = 0.03
     malformed_rate: float = 0.005
     episodes: bool = True
+    stale_rate: float = 0.0
+    """Events delivered 20-40 min late: past minute windows' lateness, within hours'."""
+    very_late_rate: float = 0.0
+    """Events delivered 3-6 h late: past every window's lateness (raw storage only)."""
+    snapshots: bool = False
+    """Half-way through, every other community's member list arrives as a snapshot."""
 
     def __post_init__(self) -> None:
         if self.communities < 1:
@@ -37,7 +43,8 @@ class GeneratorConfig:
             raise ValueError("scale must be in (0, 100]")
         if self.max_late_s < 1:
             raise ValueError("max_late_s must be >= 1")
-        for name in ("late_rate", "duplicate_rate", "malformed_rate"):
+        for name in ("late_rate", "duplicate_rate", "malformed_rate", "stale_rate",
+                     "very_late_rate"):
             value = getattr(self, name)
             if not 0 <= value <= 0.5:
                 raise ValueError(f"{name} must be in [0, 0.5]")

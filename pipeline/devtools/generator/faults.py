@@ -2,6 +2,9 @@
 
 - LATE: a chosen event is delivered up to ``max_late_s`` of event time after
   it happened, i.e. after events with later event times.
+- STALE and VERY LATE (off by default): delivered 20-40 minutes or 3-6 hours
+  after their event time, beyond the minute windows' lateness (15 min) or
+  every window's (1 h); they are "late" in the ground truth.
 - DUPLICATE: an at-least-once producer sends the same bytes again, mostly
   within a second or two, sometimes minutes later (at most ``max_late_s``).
 - MALFORMED: garbage injected at random delivery slots (see ``malformed``).
@@ -19,7 +22,7 @@ from pipeline.devtools.generator.malformed import FAULTS, corrupt
 from pipeline.devtools.generator.stream import OutRecord, RecordKind
 from pipeline.devtools.generator.truth import ExpectedDeadLetter
 from pipeline.devtools.generator.wire import WireEvent
-from pipeline.topics import INPUT_TOPICS
+from pipeline.topics import INPUT_TOPICS, MEMBERSHIP_SNAPSHOTS
 
 
 def deliver(events: list[WireEvent], config: GeneratorConfig, rngs: dict[str, random.Random],
@@ -30,11 +33,16 @@ def deliver(events: list[WireEvent], config: GeneratorConfig, rngs: dict[str, ra
     late_rng, dup_rng, bad_rng = rngs["late"], rngs["duplicate"], rngs["malformed"]
 
     late = set(late_rng.sample(range(n), min(n, round(config.late_rate * n))))
+    delays = {i: late_rng.randint(max(1, max_late // 5), max_late) for i in sorted(late)}
+    for rate, low, high in ((config.stale_rate, 1_200_000, 2_400_000),
+                            (config.very_late_rate, 3 * 3_600_000, 6 * 3_600_000)):
+        rest = [i for i in range(n) if i not in delays]
+        for i in sorted(late_rng.sample(rest, min(len(rest), round(rate * n)))):
+            delays[i] = late_rng.randint(low, high)
     slots: list[tuple[int, int, int, RecordKind, object]] = []
     for i, event in enumerate(events):
-        if i in late:
-            delay = late_rng.randint(max(1, max_late // 5), max_late)
-            slots.append((event.ts + delay, 0, i, "late", event))
+        if i in delays:
+            slots.append((event.ts + delays[i], 0, i, "late", event))
         else:
             slots.append((event.ts, 0, i, "valid", event))
 
@@ -46,7 +54,8 @@ def deliver(events: list[WireEvent], config: GeneratorConfig, rngs: dict[str, ra
     by_topic: dict[str, list[WireEvent]] = defaultdict(list)
     for event in events:
         by_topic[event.topic].append(event)
-    topics = [t.name for t in INPUT_TOPICS if by_topic[t.name]]
+    # snapshots are a handful of records: garbage goes to the streams that have volume
+    topics = [t.name for t in INPUT_TOPICS if by_topic[t.name] and t != MEMBERSHIP_SNAPSHOTS]
     weights = [len(by_topic[t]) ** 0.5 for t in topics]
     faults: dict[int, tuple[str, object]] = {}
     order: list[int] = []

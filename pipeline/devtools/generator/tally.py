@@ -40,7 +40,8 @@ def minute_activity(world: World, messages: list[Message]) -> list[tuple[str, st
     for m in messages:
         key = (m.community, m.ts - m.ts % MINUTE_MS)
         counts[key] += 1
-        speakers[key].add(m.member_id)
+        if m.role == "member":
+            speakers[key].add(m.member_id)
     return [(world.communities[c].community_id, minute_iso(ms), counts[(c, ms)],
              len(speakers[(c, ms)])) for c, ms in sorted(counts)]
 
@@ -67,7 +68,7 @@ def communities(world: World, messages: list[Message]) -> list[CommunityTruth]:
             messages=len(posted), member_messages=roles["member"],
             staff_messages=roles["staff"], bot_messages=roles["bot"],
             mechanical_messages=sum(m.mechanical for m in posted),
-            speakers=len({m.member_id for m in posted}),
+            speakers=len({m.member_id for m in posted if m.role == "member"}),
         ))
     return out
 

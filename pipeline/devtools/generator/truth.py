@@ -55,7 +55,7 @@ class CommunityTruth(_Model):
     mechanical_messages: int = Field(
         description="Member messages that are stickers, 收到/+1/好的/打卡, thanks or copy-paste."
     )
-    speakers: int = Field(description="Distinct senders (members, staff, bots) in the period.")
+    speakers: int = Field(description="Distinct members (sender role member) who posted.")
 
 
 class SilentMember(_Model):
@@ -118,7 +118,7 @@ class GroundTruth(_Model):
     records: int
     topic_counts: dict[str, KindCounts] = Field(description="Logical topic -> records by kind.")
     minute_activity: list[tuple[str, str, int, int]] = Field(
-        description="(community_id, minute start ISO, distinct messages, distinct speakers)."
+        description="(community_id, minute start ISO, distinct messages, distinct member speakers)."
     )
     dead_letters: list[ExpectedDeadLetter]
     communities: list[CommunityTruth]

@@ -17,7 +17,13 @@ from pipeline.devtools.generator.chat import Message
 from pipeline.devtools.generator.clock import IsoFormatter
 from pipeline.devtools.generator.orders import Order
 from pipeline.devtools.generator.world import NEVER, World
-from pipeline.topics import CHAT_MESSAGES, FUNNEL_EVENTS, MEMBER_EVENTS, TRANSACTIONS
+from pipeline.topics import (
+    CHAT_MESSAGES,
+    FUNNEL_EVENTS,
+    MEMBER_EVENTS,
+    MEMBERSHIP_SNAPSHOTS,
+    TRANSACTIONS,
+)
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -76,6 +82,26 @@ def member_events(world: World, fmt: IsoFormatter) -> list[WireEvent]:
     return out
 
 
+def snapshot_events(world: World, fmt: IsoFormatter) -> list[WireEvent]:
+    """Half-way through the period, the member list of every other community (the platform's
+    member-list API as an operator would import it)."""
+    if not world.config.snapshots:
+        return []
+    ms = world.start_ms + (world.end_ms - world.start_ms) // 2
+    out = []
+    for community in world.communities[::2]:
+        members = sorted(m.member_id for m in community.memberships if m.is_member(ms))
+        value = dumps({
+            "schema_version": 1, "ts": fmt.utc(ms),
+            "snapshot_id": f"snap-{community.community_id}-{ms // 1000}",
+            "community_id": community.community_id, "platform": community.platform,
+            "member_ids": members,
+        })
+        out.append(WireEvent(ms, MEMBERSHIP_SNAPSHOTS.name, community.community_id.encode(),
+                             value))
+    return out
+
+
 def funnel_events(campaigns: list[Campaign], fmt: IsoFormatter) -> list[WireEvent]:
     out = []
     topic = FUNNEL_EVENTS.name
@@ -109,7 +135,8 @@ def serialise(world: World, messages: list[Message], campaigns: list[Campaign],
               orders: list[Order]) -> list[WireEvent]:
     """Every valid event of every input topic, in event-time order (ties keep topic order)."""
     fmt = IsoFormatter()
-    events = (member_events(world, fmt) + funnel_events(campaigns, fmt)
+    events = (member_events(world, fmt) + snapshot_events(world, fmt)
+              + funnel_events(campaigns, fmt)
               + chat_events(world, messages, fmt) + transaction_events(orders, fmt))
     events.sort(key=lambda e: e.ts)
     return events

@@ -24,8 +24,13 @@ from pipeline.compute.privacy import mask_pii
 from pipeline.egress.clickhouse.client import ClickHouseSink
 from schemas.alerts import Alert
 from schemas.base import InputEvent
-from schemas.events import ChatMessage, FunnelEvent, MemberEvent, Transaction
-from schemas.outputs import CommunityMinuteActivity, DeadLetter
+from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
+from schemas.outputs import (
+    CommunityDayHealth,
+    CommunityHourActivity,
+    CommunityMinuteActivity,
+    DeadLetter,
+)
 from schemas.scores import ScoredMessage
 
 T = TypeVar("T")
@@ -87,6 +92,9 @@ RAW_TABLES: dict[type[InputEvent], TableSpec[RawItem]] = {
         ("event_id", "community_id", "platform", "member_id", "action", "inviter_id",
          "channel", "qr_code_id", "ts"),
     ),
+    MembershipSnapshot: raw_table(
+        "membership_snapshots", ("snapshot_id", "community_id", "platform", "member_ids", "ts"),
+    ),
     Transaction: raw_table(
         "transactions",
         ("order_id", "status", "member_id", "community_id", "campaign_id", "channel",
@@ -111,10 +119,35 @@ DEAD_LETTERS: TableSpec[DeadLetter] = TableSpec(
 
 ACTIVITY_MINUTE: TableSpec[CommunityMinuteActivity] = TableSpec(
     "community_activity_minute",
-    ("community_id", "window_start", "window_end", "messages", "speakers", "is_final",
-     "revision", "updated_at"),
+    ("community_id", "window_start", "window_end", "messages", "speakers", "senders",
+     "is_final", "revision", "updated_at"),
     lambda r, now: (r.community_id, r.window_start, r.window_end, r.messages, r.speakers,
-                    int(r.is_final), r.revision, now),
+                    r.senders, int(r.is_final), r.revision, now),
+)
+
+
+def model_table(name: str, fields: tuple[str, ...],
+                transform: dict[str, Callable[[Any], Any]] | None = None) -> TableSpec:
+    """A table whose columns are fields of an output record, then ``updated_at``."""
+    transform = transform or {}
+
+    def row(record: Any, now: datetime) -> tuple:
+        return tuple(transform[f](getattr(record, f)) if f in transform else getattr(record, f)
+                     for f in fields) + (now,)
+
+    return TableSpec(name, fields + ("updated_at",), row)
+
+
+def _fields(model: type, *, skip: tuple[str, ...] = ("schema_version",)) -> tuple[str, ...]:
+    return tuple(f for f in model.model_fields if f not in skip)
+
+
+ACTIVITY_HOUR: TableSpec[CommunityHourActivity] = model_table(
+    "community_activity_hour", _fields(CommunityHourActivity), {"is_final": int},
+)
+HEALTH_DAY: TableSpec[CommunityDayHealth] = model_table(
+    "community_health_day", _fields(CommunityDayHealth),
+    {"is_final": int, "hot_words": lambda words: [(w.word, w.count) for w in words]},
 )
 
 MESSAGE_SENTIMENT: TableSpec[ScoredMessage] = TableSpec(
@@ -147,5 +180,6 @@ def alerts_identity(alerts: Sequence[Alert]) -> str:
 
 
 ALL_TABLES: tuple[TableSpec, ...] = (
-    *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
+    *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY,
+    MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
 )

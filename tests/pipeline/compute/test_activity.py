@@ -61,7 +61,8 @@ def expected_counts(messages: list[ChatMessage]) -> dict[tuple[str, int], tuple[
         start = int(m.ts.timestamp() * 1000) // WINDOW_MS * WINDOW_MS
         ids, speakers = seen.setdefault((m.community_id, start), (set(), set()))
         ids.add(m.message_id)
-        speakers.add(m.member_id)
+        if m.sender_role == "member":
+            speakers.add(m.member_id)
     return {k: (len(a), len(b)) for k, (a, b) in seen.items()}
 
 

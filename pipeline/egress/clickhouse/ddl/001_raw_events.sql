@@ -103,3 +103,20 @@ ENGINE = ReplacingMergeTree(rejected_at)
 ORDER BY (source_topic, source_partition, source_offset)
 TTL toDateTime(rejected_at) + INTERVAL 90 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS {db}.membership_snapshots
+(
+    snapshot_id     String,
+    community_id    LowCardinality(String),
+    platform        LowCardinality(String),
+    member_ids      Array(String),
+    ts              DateTime64(3, 'UTC'),
+    kafka_partition UInt16,
+    kafka_offset    UInt64,
+    ingested_at     DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(ts)
+ORDER BY (community_id, snapshot_id)
+TTL toDateTime(ts) + INTERVAL {retention_days} DAY
+SETTINGS non_replicated_deduplication_window = 1000;

@@ -26,7 +26,8 @@ def test_minute_counts_match_the_records(stream: GeneratedStream, chat: list[dic
         minute = m["ts_dt"].astimezone(UTC).replace(second=0, microsecond=0).isoformat()
         key = (m["community_id"], minute)
         messages[key] += 1
-        speakers[key].add(m["member_id"])
+        if m["sender_role"] == "member":
+            speakers[key].add(m["member_id"])
     expected = {key: (n, len(speakers[key])) for key, n in messages.items()}
     assert stream.truth.minute_counts() == expected
     assert len(expected) > 10_000

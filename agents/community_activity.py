@@ -1,0 +1,232 @@
+"""Community activity agent: minute windows, hour and day health, raw storage.
+
+One agent on the three co-partitioned community inputs (chat messages,
+member events, membership snapshots), so every metric of a community is
+computed from one decoded batch.  Thin Faust wiring around
+:mod:`pipeline.compute.activity` (minute windows of chat) and
+:mod:`pipeline.compute.health` (hours, days, members).  Per batch:
+
+1. validate at the edge (rejects to the DLQ) and store raw events;
+2. apply the batch to each source partition's windows (pure logic);
+3. publish what changed: ClickHouse, the compacted metric topics (delivery
+   awaited) and Prometheus;
+4. only then save state to the Faust tables, each partition's clocks last.
+
+Outputs go out before state is saved: after a crash the replayed events find
+the old state and re-emit the same updates (idempotent downstream), whereas
+saved state with lost outputs would never be re-emitted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from faust.types import TP, EventT
+
+from pipeline.compute.activity import (
+    BatchResult,
+    PartitionClock,
+    WindowState,
+    apply_batch,
+    latest_final_by_community,
+)
+from pipeline.compute.health.calendar import CommunityCalendar
+from pipeline.compute.health.directory import Directory
+from pipeline.compute.health.engine import (
+    HealthClock,
+    HealthConfig,
+    HealthResult,
+    HealthState,
+)
+from pipeline.compute.health.engine import apply_batch as apply_health
+from pipeline.compute.hot_words import message_terms
+from pipeline.egress.catalogue import DAY_GAUGES
+from pipeline.egress.clickhouse import tables
+from pipeline.egress.encoders import activity_record
+from pipeline.ingress.batches import offsets_identity
+from pipeline.ingress.edge import Consumed, Valid, inputs_agent
+from pipeline.runtime.context import PipelineContext
+from pipeline.runtime.faust_support import acting_for
+from pipeline.topics import (
+    ACTIVITY_HOUR,
+    ACTIVITY_MINUTE,
+    CHAT_MESSAGES,
+    HEALTH_DAY,
+    MEMBER_EVENTS,
+    MEMBERSHIP_SNAPSHOTS,
+)
+from schemas.base import InputEvent
+from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from schemas.outputs import CommunityDayHealth
+
+AGENT_NAME = "community-activity"
+INPUTS = ((CHAT_MESSAGES, ChatMessage), (MEMBER_EVENTS, MemberEvent),
+          (MEMBERSHIP_SNAPSHOTS, MembershipSnapshot))
+def register(ctx: PipelineContext) -> None:
+    settings = ctx.settings
+    partitions = settings.topic_partitions
+    windows = ctx.app.Table("activity-minute-windows", default=None, partitions=partitions)
+    clocks = ctx.app.Table("activity-minute-clocks", default=None, partitions=partitions)
+    hours = ctx.app.Table("health-hours", default=None, partitions=partitions)
+    days = ctx.app.Table("health-days", default=None, partitions=partitions)
+    communities = ctx.app.Table("health-communities", default=None, partitions=partitions)
+    members = ctx.app.Table("health-members", default=None, partitions=partitions)
+    health_clocks = ctx.app.Table("health-clocks", default=None, partitions=partitions)
+    lateness_ms = settings.allowed_lateness_s * 1000
+    config = HealthConfig(
+        calendar=CommunityCalendar(settings.community_timezone,
+                                   slot_minutes=settings.slot_minutes),
+        lateness_ms=settings.hour_allowed_lateness_s * 1000,
+        terms=message_terms,
+        copy_window_ms=settings.copy_window_s * 1000,
+    )
+    directory = Directory()
+    loaded_partitions: set[int] = set()
+    state = HealthState(hours.get, days.get, communities.get, directory)
+
+    def ensure_directory(partitions_seen: set[int]) -> None:
+        """Rebuild the in-memory view from the members table when a partition is new to
+        this process (after a start or a rebalance), before it is used."""
+        if not partitions_seen <= loaded_partitions:
+            directory.load(members.items())
+            loaded_partitions.update(partitions_seen)
+
+    physical = tuple(settings.topic(spec.name) for spec, _ in INPUTS)
+
+    def waiting_topics(partition: int, clock: HealthClock) -> frozenset[str]:
+        """Input topics of ``partition`` with records past what the clock has consumed, by the
+        consumer's last fetched high watermark (unknown before the first fetch: waiting)."""
+        consumer = ctx.app.consumer
+        waiting = set()
+        for topic in physical:
+            highwater = consumer.highwater(TP(topic, partition))
+            if highwater is None or highwater > clock.positions.get(topic, 0):
+                waiting.add(topic)
+        return frozenset(waiting)
+
+    async def handle(valid: Valid[InputEvent], consumed: Consumed) -> None:
+        by_model: dict[type, list] = defaultdict(list)
+        for event, record in valid:
+            by_model[type(record)].append((event, record))
+        for model, items in by_model.items():
+            await tables.RAW_TABLES[model].write(
+                ctx.clickhouse, items, offsets_identity([e for e, _ in items]))
+        by_partition: dict[int, list[tuple[EventT, InputEvent]]] = defaultdict(list)
+        for event, record in valid:
+            by_partition[event.message.partition].append((event, record))
+        anchors: dict[int, EventT] = {}
+        for (_topic, partition), event in consumed.items():
+            by_partition.setdefault(partition, [])
+            anchors[partition] = event
+        ensure_directory(set(by_partition))
+        minute_results: list[tuple[EventT, PartitionClock, BatchResult]] = []
+        health_results: list[tuple[EventT, HealthClock, HealthResult]] = []
+        for partition, items in by_partition.items():
+            chat = [(e, r) for e, r in items if isinstance(r, ChatMessage)]
+            if chat:
+                clock = PartitionClock.from_wire(clocks.get(partition))
+                result = apply_batch(
+                    clock, lambda key: WindowState.from_wire(windows.get(key)),
+                    [message for _, message in chat], lateness_ms,
+                )
+                minute_results.append((chat[-1][0], clock, result))
+            health_clock = HealthClock.from_wire(health_clocks.get(partition))
+            for (topic, p), event in consumed.items():
+                if p == partition:
+                    health_clock.positions[topic] = max(
+                        health_clock.positions.get(topic, 0), event.message.offset + 1)
+            health = apply_health(
+                health_clock, state,
+                [(e.message.topic, e.message.offset, r) for e, r in items], config,
+                waiting_topics(partition, health_clock),
+            )
+            health_results.append((anchors[partition], health_clock, health))
+        await publish_minutes([result for _, _, result in minute_results])
+        await publish_health([result for _, _, result in health_results])
+        for last_event, clock, result in minute_results:
+            with acting_for(last_event):
+                for key, window in result.changed.items():
+                    if key not in result.finalized:
+                        windows[key] = window.to_wire()
+                clocks[last_event.message.partition] = clock.to_wire()
+                for key in result.finalized:
+                    windows.pop(key, None)
+        for last_event, clock, result in health_results:
+            with acting_for(last_event):
+                save_health(last_event.message.partition, clock, result)
+
+    def save_health(partition: int, clock: HealthClock, result: HealthResult) -> None:
+        """Everything but deletions, then the clock, then deletions (engine docstring)."""
+        for key, window in result.hours.items():
+            hours[key] = window.to_wire()
+        for key, store in result.days.items():
+            days[key] = store.to_wire()
+        for key in result.members:
+            community_id, _, member_id = key.partition("|")
+            members[key] = directory.record(community_id, member_id).to_wire()
+        for community_id, community in result.communities.items():
+            communities[community_id] = community.to_wire()
+        health_clocks[partition] = clock.to_wire()
+        for key in result.closed_hours:
+            hours.pop(key, None)
+        for key in result.closed_days:
+            days.pop(key, None)
+
+    async def publish_minutes(results: list[BatchResult]) -> None:
+        prometheus = ctx.prometheus
+        records = [record for result in results for record in result.updates()]
+        for result in results:
+            prometheus.events_duplicate.labels(CHAT_MESSAGES.name).inc(result.duplicates)
+            prometheus.events_too_late.labels(CHAT_MESSAGES.name).inc(result.too_late)
+            prometheus.window_too_late.labels("minute").inc(result.too_late)
+            for community_id, count in Counter(m.community_id for m in result.counted).items():
+                prometheus.community_messages.labels(
+                    prometheus.community_label(community_id)
+                ).inc(count)
+            if result.counted:
+                newest = max(m.ts for m in result.counted)
+                prometheus.advance_watermark(CHAT_MESSAGES.name, newest.timestamp())
+        if not records:
+            return
+        await tables.ACTIVITY_MINUTE.write(ctx.clickhouse, records)
+        await ctx.publish(ACTIVITY_MINUTE, [activity_record(r) for r in records])
+        for community_id, record in latest_final_by_community(records).items():
+            prometheus.community_last_minute.labels(
+                prometheus.community_label(community_id)
+            ).set(record.messages)
+
+    async def publish_health(results: list[HealthResult]) -> None:
+        prometheus = ctx.prometheus
+        hour_records = [r for result in results for r in result.hour_records]
+        day_records = [r for result in results for r in result.day_records]
+        for result in results:
+            prometheus.window_too_late.labels("hour").inc(result.too_late)
+            for conflict, count in result.conflicts.items():
+                prometheus.membership_conflicts.labels(conflict).inc(count)
+        if hour_records:
+            await tables.ACTIVITY_HOUR.write(ctx.clickhouse, hour_records)
+            await ctx.publish(ACTIVITY_HOUR, [activity_record(r) for r in hour_records])
+        if day_records:
+            await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
+            await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
+        for record in latest_final_days(day_records).values():
+            label = prometheus.community_label(record.community_id)
+            for metric in DAY_GAUGES:
+                value = getattr(record, metric)  # None (no members): NaN, not a stale value
+                prometheus.community_day.labels(label, metric).set(
+                    float("nan") if value is None else value)
+
+    inputs_agent(ctx, INPUTS, AGENT_NAME, handle)
+
+
+def latest_final_days(records: list[CommunityDayHealth]) -> dict[str, CommunityDayHealth]:
+    latest: dict[str, CommunityDayHealth] = {}
+    for record in records:
+        if record.is_final:
+            current = latest.get(record.community_id)
+            if current is None or record.day > current.day:
+                latest[record.community_id] = record
+    return latest
+
+
+

@@ -1,0 +1,107 @@
+"""A community's membership and history: one small record, updated as hours close.
+
+Presence lives here, not in the members' records, so that the member count
+and who is present change in one write: hours are folded in event-time
+order and ``through`` (the last folded hour) makes a re-fold after a crash a
+no-op.
+
+Membership rules (docs/metrics.md, "Member count"), applied in (event
+time, id) order within an hour:
+
+- a join of a present member, or a leave or removal of a member known to be
+  absent, contradicts the state: counted in ``conflicts``, ignored;
+- a leave or removal of a member never seen: while the count is *relative*
+  (no snapshot yet) the member predates tracking, so the count goes down;
+  once anchored by a snapshot the snapshot says they were not there, so it is
+  a conflict, ignored;
+- a snapshot replaces who is present (members it lists are present, the
+  others absent; the differences are counted in ``reconciled``) and anchors
+  the count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.outputs import MemberCountAnchor
+
+HISTORY_DAYS = 30
+
+
+@dataclass(slots=True)
+class CommunityState:
+    anchor: MemberCountAnchor = "relative"
+    present: dict[str, int] = field(default_factory=dict)
+    """Present member -> event time they became present."""
+    absent: dict[str, int] = field(default_factory=dict)
+    """Member seen leaving (or missing from a snapshot) -> when; tells a repeated leave
+    from the leave of a member who predates tracking."""
+    departed_unknown: int = 0
+    """Leaves of members never seen, while relative: the count is below len(present)."""
+    conflicts: int = 0
+    reconciled: int = 0
+    through_ms: int = -1
+    """Start of the last hour folded into this state."""
+    history: dict[int, int] = field(default_factory=dict)
+    """Closed day -> its real interactions (30 days, for interactions per member)."""
+
+    @property
+    def member_count(self) -> int:
+        return len(self.present) - self.departed_unknown
+
+    def apply(self, ts_ms: int, action: str, payload: object) -> str | None:
+        """Apply one membership change; returns the conflict it was, if any."""
+        if action == "snapshot":
+            listed = set(payload)  # type: ignore[arg-type]
+            before = set(self.present)
+            self.reconciled += len(before ^ listed)
+            for member in before - listed:
+                self.absent[member] = ts_ms
+            self.present = {m: self.present.get(m, ts_ms) for m in sorted(listed)}
+            for member in listed:
+                self.absent.pop(member, None)
+            self.departed_unknown = 0
+            self.anchor = "snapshot"
+            return None
+        member = str(payload)
+        if action == "join":
+            if member in self.present:
+                self.conflicts += 1
+                return "join_while_present"
+            self.present[member] = ts_ms
+            self.absent.pop(member, None)
+            return None
+        if member in self.present:
+            del self.present[member]
+            self.absent[member] = ts_ms
+            return None
+        if member in self.absent:
+            self.conflicts += 1
+            return "leave_while_absent"
+        if self.anchor == "snapshot":
+            self.conflicts += 1
+            return "leave_unknown"
+        self.absent[member] = ts_ms
+        self.departed_unknown += 1
+        return None
+
+    def close_day(self, day: int, real_interactions: int) -> None:
+        self.history[day] = real_interactions
+        for old in [d for d in self.history if d <= day - HISTORY_DAYS]:
+            del self.history[old]
+
+    def interactions_before(self, day: int) -> int:
+        """Real interactions of the 29 closed days before ``day``."""
+        return sum(n for d, n in self.history.items() if day - HISTORY_DAYS < d < day)
+
+    def to_wire(self) -> dict:
+        return {"a": self.anchor, "p": self.present, "x": self.absent, "u": self.departed_unknown,
+                "c": self.conflicts, "r": self.reconciled, "t": self.through_ms,
+                "h": {str(d): n for d, n in self.history.items()}}
+
+    @classmethod
+    def from_wire(cls, data: dict | None) -> CommunityState:
+        if not data:
+            return cls()
+        return cls(data["a"], dict(data["p"]), dict(data["x"]), data["u"], data["c"],
+                   data["r"], data["t"], {int(d): n for d, n in data["h"].items()})

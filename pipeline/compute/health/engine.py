@@ -1,0 +1,469 @@
+"""One partition's batch of chat, membership and snapshot events, applied exactly.
+
+Event time: each input topic of a partition keeps its own watermark (the
+highest event time taken from it), and an event is accepted unless its
+topic's watermark has passed ``hour end + lateness``, so acceptance depends
+only on the order within that topic-partition, whatever way the consumer
+interleaves the three topics (a low-volume topic fetched in one go runs
+hours ahead of chat after a restart).  Hours are folded up to a horizon
+that follows the *slowest* topic with records still waiting (``idle``
+topics, caught up with their partition's end, do not hold it back), minus
+the lateness; an event for an hour already folded is too late as well (only
+possible when a caught-up topic later receives an event older than the
+others by more than the lateness).  A day accepts what its hours accept and
+closes with its last hour.  Too-late events are counted (raw storage still
+has them).
+
+When an hour closes it is *folded*, in event-time order per community:
+its counts go to the day's store (assigned per hour, so a re-fold changes
+nothing), its speakers' activity bits to their member records (setting a
+bit twice changes nothing) and its membership changes to the community
+state (guarded by ``through_ms``).  So the wiring may save in any order
+that puts the clock last, and a crash at any point replays to the same
+result.
+
+Revisions: every record carries ``2 * position + final``, where position
+is the sum of the partition's next offsets on the three topics; it grows
+with every batch and is the same when a batch is replayed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar, hour_start_ms
+from pipeline.compute.health.community import CommunityState
+from pipeline.compute.health.directory import MONTH_DAYS, WEEK_DAYS, Directory
+from pipeline.compute.health.hours import (
+    HourSummary,
+    HourWindow,
+    Terms,
+    membership_changes,
+    summarize,
+)
+from pipeline.compute.health.members import member_key
+from pipeline.compute.hot_words import merge_counts, top_terms
+from pipeline.compute.interaction import COPY_WINDOW_MS
+from schemas.base import InputEvent
+from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from schemas.outputs import CommunityDayHealth, CommunityHourActivity, HotWord
+
+HOT_WORDS = 20
+
+
+def hour_key(community_id: str, start_ms: int) -> str:
+    return f"{community_id}|{start_ms}"
+
+
+def day_key(community_id: str, day: int) -> str:
+    return f"{community_id}|{day}"
+
+
+def split_key(key: str) -> tuple[str, int]:
+    community_id, _, number = key.rpartition("|")
+    return community_id, int(number)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    calendar: CommunityCalendar
+    lateness_ms: int
+    terms: Terms
+    copy_window_ms: int = COPY_WINDOW_MS
+
+
+@dataclass(slots=True)
+class HealthClock:
+    """Watermarks of one partition's topics, how far hours are folded, what is open, and the
+    consumed positions."""
+
+    marks: dict[str, int] = field(default_factory=dict)
+    horizon_ms: int = 0
+    """Every hour ending at or before this is folded."""
+    open_hours: set[str] = field(default_factory=set)
+    open_days: set[str] = field(default_factory=set)
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def position(self) -> int:
+        return sum(self.positions.values())
+
+    def to_wire(self) -> dict:
+        return {"wm": self.marks, "hz": self.horizon_ms, "h": sorted(self.open_hours),
+                "d": sorted(self.open_days), "p": self.positions}
+
+    @classmethod
+    def from_wire(cls, data: dict | None) -> HealthClock:
+        if not data:
+            return cls()
+        return cls(dict(data["wm"]), data["hz"], set(data["h"]), set(data["d"]),
+                   dict(data["p"]))
+
+    def advance(self, waiting: frozenset[str], lateness_ms: int) -> None:
+        """Move the fold horizon to the slowest topic with records waiting (one never read
+        from holds it where it is), or to the fastest when all are caught up, less the
+        lateness."""
+        if not self.marks:
+            return
+        marks = [self.marks.get(topic, 0) for topic in waiting]
+        leading = min(marks) if marks else max(self.marks.values())
+        self.horizon_ms = max(self.horizon_ms, leading - lateness_ms)
+
+
+@dataclass(slots=True)
+class DayStore:
+    """Closed hours of one community-day: hour start -> [counts, words]."""
+
+    hours: dict[int, list] = field(default_factory=dict)
+
+    def to_wire(self) -> dict:
+        return {str(h): v for h, v in self.hours.items()}
+
+    @classmethod
+    def from_wire(cls, data: dict | None) -> DayStore:
+        return cls({int(h): v for h, v in (data or {}).items()})
+
+
+class HealthState:
+    """Where the engine reads saved state (the wiring backs it with Faust tables)."""
+
+    def __init__(self, hour: Callable[[str], dict | None], day: Callable[[str], dict | None],
+                 community: Callable[[str], dict | None], directory: Directory) -> None:
+        self._hour, self._day, self._community = hour, day, community
+        self.directory = directory
+
+    def hour(self, key: str) -> HourWindow:
+        return HourWindow.from_wire(self._hour(key))
+
+    def day(self, key: str) -> DayStore:
+        return DayStore.from_wire(self._day(key))
+
+    def community(self, community_id: str) -> CommunityState:
+        return CommunityState.from_wire(self._community(community_id))
+
+
+@dataclass(slots=True)
+class HealthResult:
+    """What the wiring must publish, then save (clock last), after one batch."""
+
+    hours: dict[str, HourWindow] = field(default_factory=dict)
+    days: dict[str, DayStore] = field(default_factory=dict)
+    communities: dict[str, CommunityState] = field(default_factory=dict)
+    members: set[str] = field(default_factory=set)
+    """Member keys whose records changed (read them from the directory)."""
+    closed_hours: list[str] = field(default_factory=list)
+    closed_days: list[str] = field(default_factory=list)
+    hour_records: list[CommunityHourActivity] = field(default_factory=list)
+    day_records: list[CommunityDayHealth] = field(default_factory=list)
+    accepted: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    too_late: int = 0
+    conflicts: Counter[str] = field(default_factory=Counter)
+
+
+Item = tuple[str, int, InputEvent]
+"""(topic name, offset, event) in the partition's arrival order."""
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole > 0 else None
+
+
+class _Batch:
+    """The working set of one batch: loaded state, changes and records."""
+
+    def __init__(self, clock: HealthClock, state: HealthState, config: HealthConfig) -> None:
+        self.clock, self.state, self.config = clock, state, config
+        self.calendar = config.calendar
+        self.result = HealthResult()
+        self.windows: dict[str, HourWindow] = {}
+        self.summaries: dict[str, HourSummary] = {}
+        self.touched_days: set[str] = set()
+
+    # --- loading ---------------------------------------------------------------------
+
+    def window(self, key: str) -> HourWindow:
+        if key not in self.windows:
+            self.windows[key] = self.state.hour(key)
+        return self.windows[key]
+
+    def community(self, community_id: str) -> CommunityState:
+        found = self.result.communities.get(community_id)
+        if found is None:
+            found = self.result.communities[community_id] = self.state.community(community_id)
+        return found
+
+    def day_store(self, key: str) -> DayStore:
+        found = self.result.days.get(key)
+        if found is None:
+            found = self.result.days[key] = self.state.day(key)
+        return found
+
+    def summary(self, key: str) -> HourSummary:
+        if key not in self.summaries:
+            self.summaries[key] = summarize(self.window(key), self.config.copy_window_ms)
+        return self.summaries[key]
+
+    # --- taking events ---------------------------------------------------------------
+
+    def take(self, items: Iterable[Item]) -> None:
+        lateness = self.config.lateness_ms
+        for topic, offset, event in items:
+            self.clock.positions[topic] = max(self.clock.positions.get(topic, 0), offset + 1)
+            ts_ms = _ms(event.ts)
+            start = hour_start_ms(ts_ms)
+            community_id = event.community_id  # type: ignore[attr-defined]
+            key = hour_key(community_id, start)
+            mark = self.clock.marks.get(topic, 0)
+            if start + HOUR_MS + lateness <= mark or start + HOUR_MS <= self.clock.horizon_ms:
+                # decided by the topic's own order: an hour past due but not yet folded
+                # (that happens at the end of the batch) takes nothing more either
+                self.result.too_late += 1
+                continue
+            if key not in self.clock.open_hours:
+                self.clock.open_hours.add(key)
+                self.windows[key] = HourWindow()
+            window = self.window(key)
+            if isinstance(event, ChatMessage):
+                new = window.add_message(event, ts_ms, self.calendar, self.config.terms)
+            elif isinstance(event, MemberEvent):
+                new = window.add_member_event(event, ts_ms)
+            elif isinstance(event, MembershipSnapshot):
+                new = window.add_snapshot(event, ts_ms)
+            else:
+                raise TypeError(f"not a community event: {type(event).__name__}")
+            if not new:
+                self.result.duplicates += 1
+                continue
+            self.result.accepted[event.record_name] += 1
+            self.result.hours[key] = window
+            self.summaries.pop(key, None)
+            day = day_key(community_id, self.calendar.day_number(ts_ms))
+            self.clock.open_days.add(day)
+            self.touched_days.add(day)
+            self.clock.marks[topic] = max(mark, ts_ms)
+
+    # --- closing ---------------------------------------------------------------------
+
+    def close_due(self, waiting: frozenset[str]) -> None:
+        """Fold hours and close days up to the new horizon, in event-time order."""
+        self.clock.advance(waiting, self.config.lateness_ms)
+        horizon = self.clock.horizon_ms
+        due: list[tuple[int, int, str]] = []
+        for key in self.clock.open_hours:
+            start = split_key(key)[1]
+            if start + HOUR_MS <= horizon:
+                due.append((start + HOUR_MS, 0, key))
+        for key in self.clock.open_days:
+            end = self.calendar.day_bounds_ms(split_key(key)[1])[1]
+            if end <= horizon:
+                due.append((end, 1, key))
+        for _end, kind, key in sorted(due):
+            if kind == 0:
+                self.fold_hour(key)
+            else:
+                self.close_day(key)
+
+    def fold_hour(self, key: str) -> None:
+        community_id, start = split_key(key)
+        summary = self.summary(key)
+        window = self.window(key)
+        day = self.calendar.day_number(start)
+        dkey = day_key(community_id, day)
+        self.day_store(dkey).hours[start] = [summary.counts(), dict(summary.words)]
+        directory = self.state.directory
+        last_active: dict[str, int] = {}
+        for ts_ms, role, sender, kind, _key, _slot in window.messages.values():
+            if role == 0 and sender in summary.active and kind == 0:
+                last_active[sender] = max(last_active.get(sender, 0), ts_ms)
+        for member in summary.speakers:
+            changed = directory.mark(community_id, member, day, member in summary.active)
+            record = directory.record(community_id, member)
+            if last_active.get(member, 0) > record.last_active_ms:
+                record.last_active_ms = last_active[member]
+                changed = True
+            if changed:
+                self.result.members.add(member_key(community_id, member))
+        community = self.community(community_id)
+        conflicts = 0
+        if start > community.through_ms:
+            for ts_ms, _id, action, payload in membership_changes(window):
+                conflict = community.apply(ts_ms, action, payload)
+                if conflict:
+                    conflicts += 1
+                    self.result.conflicts[conflict] += 1
+                if action == "join":
+                    record = directory.record(community_id, str(payload))
+                    if not record.joined_ms or ts_ms < record.joined_ms:
+                        record.joined_ms = ts_ms
+                        self.result.members.add(member_key(community_id, str(payload)))
+            community.through_ms = start
+        self.clock.open_hours.discard(key)
+        self.result.closed_hours.append(key)
+        self.result.hours.pop(key, None)
+        self.result.hour_records.append(self.hour_record(key, final=True))
+        self.touched_days.add(dkey)
+
+    def close_day(self, key: str) -> None:
+        community_id, day = split_key(key)
+        record = self.day_record(key, final=True)
+        self.result.day_records.append(record)
+        self.community(community_id).close_day(day, record.real_interactions)
+        self.clock.open_days.discard(key)
+        self.result.closed_days.append(key)
+        self.result.days.pop(key, None)
+        self.touched_days.discard(key)
+        self.state.directory.forget_days(community_id, day - 1)
+
+    # --- records ---------------------------------------------------------------------
+
+    def revision(self, final: bool) -> int:
+        return 2 * self.clock.position + int(final)
+
+    def pending_growth(self, community_id: str, through_end_ms: int) -> int:
+        """Net growth of the community's open hours ending by ``through_end_ms``."""
+        growth = 0
+        for key in self.clock.open_hours:
+            owner, start = split_key(key)
+            if owner == community_id and start + HOUR_MS <= through_end_ms:
+                growth += self.summary(key).net_growth
+        return growth
+
+    def hour_record(self, key: str, final: bool) -> CommunityHourActivity:
+        community_id, start = split_key(key)
+        s = self.summary(key)
+        community = self.community(community_id)
+        members = community.member_count
+        if not final:
+            members += self.pending_growth(community_id, start + HOUR_MS)
+        return CommunityHourActivity(
+            community_id=community_id, window_start=_utc(start), window_end=_utc(start + HOUR_MS),
+            messages=s.messages, member_messages=s.by_role[0], staff_messages=s.by_role[1],
+            bot_messages=s.by_role[2], interactions=s.interactions,
+            real_interactions=s.real_interactions, mechanical_messages=s.mechanical,
+            copy_messages=s.copies, speakers=len(s.speakers), active_members=len(s.active),
+            senders=len(s.senders), slot_interactions=s.slot_interactions, joins=s.joins,
+            leaves=s.leaves, removals=s.removals, net_growth=s.net_growth,
+            member_count=members, member_count_anchor=community.anchor,
+            speaking_rate=_ratio(len(s.speakers), members), is_final=final,
+            revision=self.revision(final),
+        )
+
+    def day_record(self, key: str, final: bool) -> CommunityDayHealth:
+        community_id, day = split_key(key)
+        start_ms, end_ms = self.calendar.day_bounds_ms(day)
+        store = self.state.day(key) if key not in self.result.days else self.result.days[key]
+        parts = [HourSummary.from_counts(counts, words) for counts, words in store.hours.values()]
+        hourly = [0] * 24
+        for hour, (counts, _words) in store.hours.items():
+            hourly[self.calendar.local_hour(hour)] += counts[6]
+        open_keys = [k for k in self.clock.open_hours
+                     if split_key(k)[0] == community_id and start_ms <= split_key(k)[1] < end_ms]
+        open_parts = [self.summary(k) for k in open_keys]
+        for k, part in zip(open_keys, open_parts, strict=True):
+            hourly[self.calendar.local_hour(split_key(k)[1])] += part.interactions
+        directory = self.state.directory
+        counts = directory.counts(community_id, day)
+        speakers, dau, wau, mau = counts.speakers, counts.dau, counts.wau, counts.mau
+        pending_speakers = set().union(*(p.speakers for p in open_parts)) if open_parts else set()
+        pending_active = set().union(*(p.active for p in open_parts)) if open_parts else set()
+        recent_active = self.open_active_since(community_id, day - MONTH_DAYS + 1, end_ms)
+        for member in pending_speakers:
+            record = directory.peek(community_id, member)
+            speakers += record is None or not record.has("spoke", day)
+        for member in pending_active:
+            record = directory.peek(community_id, member)
+            dau += record is None or not record.has("active", day)
+        for member, first_day in recent_active.items():
+            record = directory.peek(community_id, member)
+            if first_day > day - WEEK_DAYS and (
+                    record is None or not record.any_in("active", day - WEEK_DAYS + 1, day)):
+                wau += 1
+            if record is None or not record.any_in("active", day - MONTH_DAYS + 1, day):
+                mau += 1
+        total = HourSummary()
+        for part in parts + open_parts:
+            total.messages += part.messages
+            total.by_role = [a + b for a, b in zip(total.by_role, part.by_role, strict=True)]
+            total.system_by_staff_bot += part.system_by_staff_bot
+            total.interactions += part.interactions
+            total.mechanical += part.mechanical
+            total.copies += part.copies
+            total.slot_interactions += part.slot_interactions
+            total.joins += part.joins
+            total.leaves += part.leaves
+            total.removals += part.removals
+        words = merge_counts([p.words for p in parts + open_parts])
+        community = self.community(community_id)
+        members = community.member_count
+        if not final:
+            members += self.pending_growth(community_id, end_ms)
+        ugc = total.real_interactions
+        month_interactions = community.interactions_before(day) + ugc
+        return CommunityDayHealth(
+            community_id=community_id, day=self.calendar.day_date(day),
+            timezone=self.calendar.zone, window_start=_utc(start_ms), window_end=_utc(end_ms),
+            messages=total.messages, member_messages=total.by_role[0],
+            staff_messages=total.by_role[1], bot_messages=total.by_role[2],
+            interactions=total.interactions, real_interactions=ugc,
+            mechanical_messages=total.mechanical, copy_messages=total.copies,
+            speakers=speakers, dau=dau, wau=wau, mau=mau, stickiness=_ratio(dau, mau),
+            ugc_messages=ugc, ugc_share=_ratio(ugc, ugc + total.staff_bot_content),
+            slot_interactions=total.slot_interactions,
+            slot_share=_ratio(total.slot_interactions, total.interactions),
+            hourly_interactions=hourly, joins=total.joins, leaves=total.leaves,
+            removals=total.removals, net_growth=total.net_growth, member_count=members,
+            member_count_anchor=community.anchor, membership_conflicts=community.conflicts,
+            join_rate=_ratio(total.joins, members),
+            leave_rate=_ratio(total.leaves + total.removals, members),
+            speaking_rate=_ratio(speakers, members), interaction_rate=_ratio(speakers, members),
+            real_interaction_rate=_ratio(dau, members), weekly_active_rate=_ratio(wau, members),
+            interactions_per_member_30d=_ratio(month_interactions, members),
+            hot_words=[HotWord(word=w, count=n) for w, n in top_terms(words, HOT_WORDS)],
+            is_final=final, revision=self.revision(final),
+        )
+
+    def open_active_since(self, community_id: str, first_day: int, end_ms: int) -> dict[str, int]:
+        """Members really active in open hours from ``first_day`` to ``end_ms`` -> first day."""
+        found: dict[str, int] = {}
+        for key in self.clock.open_hours:
+            owner, start = split_key(key)
+            if owner != community_id or start >= end_ms:
+                continue
+            day = self.calendar.day_number(start)
+            if day < first_day:
+                continue
+            for member in self.summary(key).active:
+                found[member] = min(found.get(member, day), day)
+        return found
+
+    def emit_open(self) -> None:
+        for key in sorted(self.result.hours):
+            self.result.hour_records.append(self.hour_record(key, final=False))
+        for key in sorted(self.touched_days & self.clock.open_days):
+            self.result.day_records.append(self.day_record(key, final=False))
+
+
+def apply_batch(clock: HealthClock, state: HealthState, items: Iterable[Item],
+                config: HealthConfig, waiting: frozenset[str] = frozenset()) -> HealthResult:
+    """Apply one partition's events (arrival order) to its state; ``clock`` is updated in place.
+
+    ``waiting``: the partition's topics that have records after these (not caught up with
+    the partition's end); they hold the fold horizon back.
+    """
+    batch = _Batch(clock, state, config)
+    batch.take(items)
+    batch.close_due(waiting)
+    batch.emit_open()
+    return batch.result

@@ -1,0 +1,201 @@
+"""Community health end to end: a real broker, a real worker process, chdb.
+
+A three-day stream with late, stale (past the minute windows' lateness),
+very late (past every window's), duplicated and malformed records and
+membership snapshots; the day and hour records in ClickHouse and on the
+compacted topics must equal the brute-force oracle computed from the
+produced events, also after a SIGKILL mid-stream.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.partitioner.default import murmur2
+
+from pipeline.app.settings import Settings
+from pipeline.devtools.generator import generate, produce
+from pipeline.devtools.stack import WorkerProcess
+from pipeline.egress.clickhouse.client import connect
+from pipeline.topics import ACTIVITY_HOUR, CHAT_MESSAGES, HEALTH_DAY
+from tests.pipeline.compute.health.oracle import accepted_events, day_health, hour_counts
+from tests.support import HEALTH_STREAM, wait_until_committed
+
+pytestmark = pytest.mark.integration
+
+TOPICS = {"community.chat.messages.v1": "chat", "community.member.events.v1": "members",
+          "community.membership.snapshots.v1": "snapshots"}
+DAY_FIELDS = ("messages", "interactions", "real_interactions", "mechanical_messages",
+              "copy_messages", "speakers", "dau", "wau", "mau", "joins", "leaves", "removals",
+              "member_count", "member_count_anchor", "membership_conflicts", "ugc_messages")
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """kafka-python's default partitioner (the generator's producer uses it)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def oracle_input(stream, partitions: int) -> list[dict]:
+    """The produced valid events in delivery order, as the oracle reads them."""
+    out = []
+    for record in stream.records:
+        if record.kind == "malformed" or record.topic not in TOPICS:
+            continue
+        value = orjson.loads(record.value)
+        topic = TOPICS[record.topic]
+        event = {"topic": topic, "partition": partition_of(record.key, partitions),
+                 "community_id": value["community_id"],
+                 "ts": int(datetime.fromisoformat(value["ts"]).timestamp() * 1000)}
+        if topic == "chat":
+            event |= {"id": value["message_id"], "member_id": value["member_id"],
+                      "sender_role": value["sender_role"], "msg_type": value["msg_type"],
+                      "text": value["text"]}
+        elif topic == "members":
+            event |= {"id": value["event_id"], "member_id": value["member_id"],
+                      "action": value["action"]}
+        else:
+            event |= {"id": value["snapshot_id"], "action": "snapshot",
+                      "member_ids": value["member_ids"]}
+        out.append(event)
+    return out
+
+
+def send_flush(settings: Settings, after: datetime) -> None:
+    """One chat message per partition two days after the stream, so every window closes."""
+    wanted = set(range(settings.topic_partitions))
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    ts = (after + timedelta(days=2)).isoformat()
+    for i in range(1000):
+        key = f"zz-flush-{i}".encode()
+        partition = partition_of(key, settings.topic_partitions)
+        if partition in wanted:
+            wanted.discard(partition)
+            value = {"schema_version": 1, "ts": ts, "message_id": f"flush-{i}",
+                     "community_id": key.decode(), "member_id": "flush", "text": "flush"}
+            producer.send(settings.topic(CHAT_MESSAGES.name), key=key,
+                          value=orjson.dumps(value))
+        if not wanted:
+            break
+    producer.flush()
+    producer.close()
+
+
+def latest_by_key(settings: Settings, name: str) -> dict[bytes, dict]:
+    consumer = KafkaConsumer(
+        settings.topic(name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    best: dict[bytes, dict] = {}
+    try:
+        for record in consumer:
+            value = orjson.loads(record.value)
+            if record.key not in best or value["revision"] >= best[record.key]["revision"]:
+                best[record.key] = value
+    finally:
+        consumer.close()
+    return best
+
+
+def stored_days(settings: Settings) -> dict[tuple[str, date], dict]:
+    client = connect(settings.clickhouse_url)
+    try:
+        result = client.query(
+            f"SELECT community_id, day, {', '.join(DAY_FIELDS)}, is_final "
+            "FROM pulse.community_health_day FINAL WHERE community_id NOT LIKE 'zz-flush-%'")
+    finally:
+        client.close()
+    return {(row[0], row[1]): dict(zip((*DAY_FIELDS, "is_final"), row[2:], strict=True))
+            for row in result.result_rows}
+
+
+def stored_hours(settings: Settings) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+    client = connect(settings.clickhouse_url)
+    try:
+        result = client.query(
+            "SELECT community_id, window_start, messages, speakers, active_members, joins "
+            "FROM pulse.community_activity_hour FINAL "
+            "WHERE community_id NOT LIKE 'zz-flush-%'")
+    finally:
+        client.close()
+    return {(row[0], int(row[1].replace(tzinfo=UTC).timestamp() * 1000)): tuple(row[2:])
+            for row in result.result_rows}
+
+
+def check_exact(settings: Settings, stream) -> dict:
+    lateness = settings.hour_allowed_lateness_s * 1000
+    events = oracle_input(stream, settings.topic_partitions)
+    expected = day_health(events, lateness)
+    days = stored_days(settings)
+    assert sorted(set(expected) - set(days)) == [] and sorted(set(days) - set(expected)) == []
+    for key, values in expected.items():
+        got = days[key]
+        assert got.pop("is_final") == 1, key
+        assert got == {f: values[f] for f in DAY_FIELDS}, key
+    on_topic = {(v["community_id"], date.fromisoformat(v["day"])): v
+                for v in latest_by_key(settings, HEALTH_DAY.name).values()
+                if not v["community_id"].startswith("zz-flush-")}
+    assert set(on_topic) == set(expected)
+    for key, values in expected.items():
+        assert on_topic[key]["is_final"] and [
+            [w["word"], w["count"]] for w in on_topic[key]["hot_words"]
+        ] == [list(pair) for pair in values["hot_words"]], key
+        assert {f: on_topic[key][f] for f in DAY_FIELDS} == {f: values[f] for f in DAY_FIELDS}
+    assert stored_hours(settings) == hour_counts(events, lateness)
+    hour_topic = latest_by_key(settings, ACTIVITY_HOUR.name)
+    assert all(v["is_final"] for v in hour_topic.values()
+               if not v["community_id"].startswith("zz-flush-"))
+    return expected
+
+
+def test_day_and_hour_health_equal_the_brute_force(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    stream = generate(HEALTH_STREAM)
+    worker = WorkerProcess(pipeline_settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        send_flush(pipeline_settings, stream.truth.end)
+        wait_until_committed(pipeline_settings, worker)
+        metrics = worker.prometheus_samples()
+    finally:
+        worker.stop()
+    expected = check_exact(pipeline_settings, stream)
+    assert len(expected) >= 4 * 3
+    assert {v["member_count_anchor"] for v in expected.values()} == {"snapshot", "relative"}
+    events = oracle_input(stream, pipeline_settings.topic_partitions)
+    _, too_late = accepted_events(events, pipeline_settings.hour_allowed_lateness_s * 1000)
+    assert too_late > 0
+    assert metrics['pulse_window_too_late_total{window="hour"}'] == too_late
+    assert metrics['pulse_window_too_late_total{window="minute"}'] > too_late
+    community = stream.truth.communities[0].community_id
+    assert metrics[f'pulse_community_day{{community="{community}",metric="dau"}}'] > 0
+
+
+def test_health_after_a_killed_worker_equals_the_brute_force(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    settings = pipeline_settings.model_copy(update={"store": "rocksdb://"})
+    stream = generate(HEALTH_STREAM)
+    first = WorkerProcess(settings, tmp_path / "worker-1.log")
+    first.start()
+    produce(stream.records, settings)
+    send_flush(settings, stream.truth.end)
+    deadline = time.monotonic() + 120
+    total = len(stream.records)
+    while first.metric_total("pulse_events_processed_total") < total * 0.4:
+        assert time.monotonic() < deadline, "worker made no progress"
+        time.sleep(0.2)
+    first.kill()
+    second = WorkerProcess(settings, tmp_path / "worker-2.log")
+    second.start()
+    try:
+        wait_until_committed(settings, second)
+    finally:
+        second.stop()
+    check_exact(settings, stream)

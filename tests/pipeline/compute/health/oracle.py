@@ -1,0 +1,205 @@
+"""Brute-force community health, written apart from the streaming code.
+
+Input: the valid events in delivery order as plain dicts.  Acceptance is the
+documented rule (docs/metrics.md): an event counts for its hour (and day)
+unless, when it arrives, the highest event time already accepted from its
+topic-partition is at least its hour's end plus the lateness.  Everything else is
+computed from scratch over the accepted events: no windows, no state, no
+revisions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pipeline.compute.hot_words import message_terms
+from pipeline.compute.interaction import copy_key, is_mechanical
+
+HOUR = 3_600_000
+
+
+def accepted_events(events: list[dict], lateness_ms: int) -> tuple[list[dict], int]:
+    """(distinct accepted events, number too late); (topic, partition) keys the watermark."""
+    watermark: dict[object, int] = defaultdict(int)
+    seen: set[str] = set()
+    accepted, too_late = [], 0
+    for e in events:
+        hour_end = e["ts"] - e["ts"] % HOUR + HOUR
+        source = (e["topic"], e["partition"])
+        if hour_end + lateness_ms <= watermark[source]:
+            too_late += 1
+            continue
+        if e["id"] in seen:
+            continue
+        seen.add(e["id"])
+        accepted.append(e)
+        watermark[source] = max(watermark[source], e["ts"])
+    return accepted, too_late
+
+
+def day_of(ts_ms: int, zone: str) -> date:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(ZoneInfo(zone)).date()
+
+
+def classify(messages: list[dict], copy_window_ms: int) -> dict[str, str]:
+    """message id -> system / mechanical / copy / real (members) or staff (others)."""
+    kinds: dict[str, str] = {}
+    by_hour: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for m in messages:
+        by_hour[(m["community_id"], m["ts"] // HOUR)].append(m)
+    for group in by_hour.values():
+        last_seen: dict[str, int] = {}
+        for m in sorted(group, key=lambda m: (m["ts"], m["id"])):
+            if m["msg_type"] == "system":
+                kinds[m["id"]] = "system"
+                continue
+            mechanical = m["msg_type"] == "sticker" or (
+                m["msg_type"] == "text" and is_mechanical(m["text"]))
+            key = copy_key(m["text"]) if m["msg_type"] == "text" and not mechanical else ""
+            copied = False
+            if key:
+                copied = key in last_seen and m["ts"] - last_seen[key] <= copy_window_ms
+                last_seen[key] = m["ts"]
+            if m["sender_role"] != "member":
+                kinds[m["id"]] = "staff"
+            else:
+                kinds[m["id"]] = "mechanical" if mechanical else "copy" if copied else "real"
+    return kinds
+
+
+def membership_counts(changes: list[dict]) -> dict[tuple[str, int], tuple[int, str, int]]:
+    """(community, hour start) -> (member count at the hour's end, anchor, conflicts so far)
+    for each hour with a change; the rules of docs/metrics.md applied in time order."""
+    out = {}
+    by_community: dict[str, list[dict]] = defaultdict(list)
+    for c in changes:
+        by_community[c["community_id"]].append(c)
+    for community, items in by_community.items():
+        present: set[str] = set()
+        absent: set[str] = set()
+        unknown_left, conflicts, anchor = 0, 0, "relative"
+        for c in sorted(items, key=lambda c: (c["ts"], c["id"])):
+            if c["action"] == "snapshot":
+                listed = set(c["member_ids"])
+                absent |= present - listed
+                absent -= listed
+                present, unknown_left, anchor = listed, 0, "snapshot"
+            elif c["action"] == "join":
+                if c["member_id"] in present:
+                    conflicts += 1
+                else:
+                    present.add(c["member_id"])
+                    absent.discard(c["member_id"])
+            elif c["member_id"] in present:
+                present.discard(c["member_id"])
+                absent.add(c["member_id"])
+            elif c["member_id"] in absent or anchor == "snapshot":
+                conflicts += 1
+            else:
+                unknown_left += 1
+                absent.add(c["member_id"])
+            out[(community, c["ts"] - c["ts"] % HOUR)] = (
+                len(present) - unknown_left, anchor, conflicts)
+    return out
+
+
+def day_health(events: list[dict], lateness_ms: int, zone: str = "Asia/Shanghai",
+               copy_window_ms: int = 600_000) -> dict[tuple[str, date], dict]:
+    """(community, local day) -> the day's metrics, for every day with an accepted event."""
+    accepted, _ = accepted_events(events, lateness_ms)
+    messages = [e for e in accepted if e["topic"] == "chat"]
+    changes = [e for e in accepted if e["topic"] != "chat"]
+    kinds = classify(messages, copy_window_ms)
+    active_days: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for m in messages:
+        if kinds[m["id"]] == "real":
+            active_days[(m["community_id"], m["member_id"])].add(day_of(m["ts"], zone))
+    counts = membership_counts(changes)
+    days: dict[tuple[str, date], dict] = {}
+    for e in accepted:
+        key = (e["community_id"], day_of(e["ts"], zone))
+        days.setdefault(key, {"messages": 0, "interactions": 0, "real_interactions": 0,
+                              "mechanical_messages": 0, "copy_messages": 0, "joins": 0,
+                              "leaves": 0, "removals": 0, "speakers": set(), "dau": set(),
+                              "staff_content": 0, "words": Counter()})
+        d = days[key]
+        if e["topic"] == "chat":
+            d["messages"] += 1
+            kind = kinds[e["id"]]
+            if kind == "staff":
+                d["staff_content"] += 1
+            if e["sender_role"] == "member" and kind != "system":
+                d["interactions"] += 1
+                d["speakers"].add(e["member_id"])
+                d["mechanical_messages"] += kind == "mechanical"
+                d["copy_messages"] += kind == "copy"
+                if kind == "real":
+                    d["real_interactions"] += 1
+                    d["dau"].add(e["member_id"])
+                if kind in ("real", "copy") and e["msg_type"] == "text" and e["text"]:
+                    d["words"].update(message_terms(e["text"]))
+        elif e["action"] in ("join", "leave"):
+            d[e["action"] + "s"] += 1
+        elif e["action"] == "removed":
+            d["removals"] += 1
+    out = {}
+    for (community, day), d in days.items():
+        end = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)) + timedelta(days=1)
+        end_ms = int(end.timestamp() * 1000)
+        before = [(h, v) for (c, h), v in counts.items() if c == community and h < end_ms]
+        member_count, anchor, conflicts = max(before)[1] if before else (0, "relative", 0)
+        wau = {m for (c, m), ds in active_days.items() if c == community
+               and any(0 <= (day - x).days < 7 for x in ds)}
+        mau = {m for (c, m), ds in active_days.items() if c == community
+               and any(0 <= (day - x).days < 30 for x in ds)}
+        out[(community, day)] = {
+            "messages": d["messages"], "interactions": d["interactions"],
+            "real_interactions": d["real_interactions"],
+            "mechanical_messages": d["mechanical_messages"],
+            "copy_messages": d["copy_messages"], "speakers": len(d["speakers"]),
+            "dau": len(d["dau"]), "wau": len(wau), "mau": len(mau), "joins": d["joins"],
+            "leaves": d["leaves"], "removals": d["removals"], "member_count": member_count,
+            "member_count_anchor": anchor, "membership_conflicts": conflicts,
+            "ugc_messages": d["real_interactions"],
+            "hot_words": sorted(d["words"].items(), key=lambda x: (-x[1], x[0]))[:20],
+        }
+    return out
+
+
+def record_view(record) -> dict:
+    """The oracle's fields of a CommunityDayHealth record."""
+    return {
+        "messages": record.messages, "interactions": record.interactions,
+        "real_interactions": record.real_interactions,
+        "mechanical_messages": record.mechanical_messages,
+        "copy_messages": record.copy_messages, "speakers": record.speakers, "dau": record.dau,
+        "wau": record.wau, "mau": record.mau, "joins": record.joins, "leaves": record.leaves,
+        "removals": record.removals, "member_count": record.member_count,
+        "member_count_anchor": record.member_count_anchor,
+        "membership_conflicts": record.membership_conflicts,
+        "ugc_messages": record.ugc_messages,
+        "hot_words": [(w.word, w.count) for w in record.hot_words],
+    }
+
+
+def hour_counts(events: list[dict], lateness_ms: int,
+                copy_window_ms: int = 600_000) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+    """(community, hour start ms) -> (messages, speakers, active members, joins)."""
+    accepted, _ = accepted_events(events, lateness_ms)
+    kinds = classify([e for e in accepted if e["topic"] == "chat"], copy_window_ms)
+    hours: dict[tuple[str, int], list] = {}
+    for e in accepted:
+        h = hours.setdefault((e["community_id"], e["ts"] - e["ts"] % HOUR),
+                             [0, set(), set(), 0])
+        if e["topic"] == "chat":
+            h[0] += 1
+            kind = kinds[e["id"]]
+            if e["sender_role"] == "member" and kind != "system":
+                h[1].add(e["member_id"])
+                if kind == "real":
+                    h[2].add(e["member_id"])
+        elif e.get("action") == "join":
+            h[3] += 1
+    return {k: (n, len(s), len(a), j) for k, (n, s, a, j) in hours.items()}

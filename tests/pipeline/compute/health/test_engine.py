@@ -1,0 +1,237 @@
+"""The health engine against the brute-force oracle, with late, duplicated, replayed input."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.compute.health.calendar import CommunityCalendar
+from pipeline.compute.health.directory import Directory
+from pipeline.compute.health.engine import HealthClock, HealthConfig, HealthState, apply_batch
+from pipeline.compute.hot_words import message_terms
+from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from tests.pipeline.compute.health.oracle import day_health, record_view
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+LATENESS_MS = 3_600_000
+CONFIG = HealthConfig(CommunityCalendar(), LATENESS_MS, message_terms)
+TEXTS = ("这款面霜用了三天皮肤变好了", "收到", "+1", "[捂脸]", "有人知道怎么退款吗", "打卡",
+         "周末的直播几点开始", "这个价格太贵了吧", "好的", "谢谢分享，很有用")
+
+
+class Store:
+    """The wiring's tables as dicts, saved in the agent's order (clock before deletions)."""
+
+    def __init__(self) -> None:
+        self.hours: dict = {}
+        self.days: dict = {}
+        self.communities: dict = {}
+        self.members: dict = {}
+        self.clock: dict | None = None
+        self.published: dict = {}
+        self.restart()
+
+    def restart(self) -> None:
+        self.directory = Directory()
+        self.directory.load(self.members.items())
+
+    def run(self, items: list, save: str = "all", waiting: frozenset[str] = frozenset()) -> None:
+        clock = HealthClock.from_wire(self.clock)
+        state = HealthState(self.hours.get, self.days.get, self.communities.get, self.directory)
+        result = apply_batch(clock, state, items, CONFIG, waiting)
+        for record in result.day_records:
+            current = self.published.get(record.key)
+            if current is None or record.revision >= current.revision:
+                self.published[record.key] = record
+        if save == "none":
+            return
+        for key, window in result.hours.items():
+            self.hours[key] = window.to_wire()
+        for key, store in result.days.items():
+            self.days[key] = store.to_wire()
+        for key in result.members:
+            community_id, _, member_id = key.partition("|")
+            self.members[key] = self.directory.record(community_id, member_id).to_wire()
+        if save == "partial":
+            return
+        for community_id, community in result.communities.items():
+            self.communities[community_id] = community.to_wire()
+        self.clock = clock.to_wire()
+        for key in result.closed_hours:
+            self.hours.pop(key, None)
+        for key in result.closed_days:
+            self.days.pop(key, None)
+
+
+def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
+    """(event time ms, event) of three communities, with joins, leaves and conflicts."""
+    rng = random.Random(seed)
+    events: list[tuple[int, object]] = []
+    for c in range(3):
+        community = f"c{c}"
+        members = [f"{community}-u{i}" for i in range(40)]
+        for i, member in enumerate(members[:25]):
+            ts = T0 + timedelta(minutes=rng.randrange(0, 600))
+            events.append((ts, MemberEvent(event_id=f"j{c}-{i}", community_id=community,
+                                           member_id=member, action="join", ts=ts)))
+        if c == 1:  # a snapshot on the second day anchors community c1
+            ts = T0 + timedelta(days=1, hours=3)
+            events.append((ts, MembershipSnapshot(
+                snapshot_id="s1", community_id=community, member_ids=members[5:30], ts=ts)))
+        for k in range(40):
+            ts = T0 + timedelta(minutes=rng.randrange(600, days * 1440))
+            action = rng.choice(("join", "leave", "removed"))
+            events.append((ts, MemberEvent(event_id=f"e{c}-{k}", community_id=community,
+                                           member_id=rng.choice(members), action=action, ts=ts)))
+        for k in range(900):
+            ts = T0 + timedelta(seconds=rng.randrange(0, days * 86400))
+            role = rng.choices(("member", "staff", "bot"), (0.85, 0.1, 0.05))[0]
+            msg_type = rng.choices(("text", "sticker", "image", "system"),
+                                   (0.8, 0.1, 0.07, 0.03))[0]
+            sender = rng.choice(members) if role == "member" else f"{role}-{c}"
+            text = rng.choice(TEXTS) if msg_type == "text" else ""
+            events.append((ts, ChatMessage(
+                message_id=f"m{c}-{k}", community_id=community, member_id=sender,
+                sender_role=role, msg_type=msg_type, text=text, ts=ts)))
+    return [(int(ts.timestamp() * 1000), e) for ts, e in events]
+
+
+def deliver(events: list[tuple[int, object]], seed: int) -> list[tuple[int, object]]:
+    """Delivery order: mostly by time, some late (minutes), some very late (hours), dupes."""
+    rng = random.Random(seed)
+    slots = []
+    for ts, event in events:
+        delay = 0
+        roll = rng.random()
+        if roll < 0.05:
+            delay = rng.randrange(60_000, 1_800_000)
+        elif roll < 0.07:
+            delay = rng.randrange(3 * 3_600_000, 6 * 3_600_000)
+        slots.append((ts + delay, ts, event))
+        if rng.random() < 0.05:
+            slots.append((ts + delay + rng.randrange(0, 600_000), ts, event))
+    return [(ts, event) for _, ts, event in sorted(slots, key=lambda s: s[0])]
+
+
+def as_oracle_input(delivered: list[tuple[int, object]]) -> list[dict]:
+    out = []
+    for ts, e in delivered:
+        base = {"ts": ts, "partition": 0, "community_id": e.community_id}
+        if isinstance(e, ChatMessage):
+            out.append(base | {"topic": "chat", "id": e.message_id, "member_id": e.member_id,
+                               "sender_role": e.sender_role, "msg_type": e.msg_type,
+                               "text": e.text})
+        elif isinstance(e, MemberEvent):
+            out.append(base | {"topic": "members", "id": e.event_id, "member_id": e.member_id,
+                               "action": e.action})
+        else:
+            out.append(base | {"topic": "snapshots", "id": e.snapshot_id,
+                               "action": "snapshot", "member_ids": list(e.member_ids)})
+    return out
+
+
+def items(delivered: list[tuple[int, object]]) -> list[tuple[str, int, object]]:
+    offsets = {"ChatMessage": 0, "MemberEvent": 0, "MembershipSnapshot": 0}
+    out = []
+    for _, event in delivered:
+        name = type(event).__name__
+        out.append((name, offsets[name], event))
+        offsets[name] += 1
+    return out
+
+
+def waiting_after(stream: list, end: int) -> frozenset[str]:
+    """Topics with events after position ``end`` (what the consumer's lag would say)."""
+    return frozenset(topic for topic, _, _ in stream[end:])
+
+
+def flush(delivered: list[tuple[int, object]]) -> list[tuple[str, int, object]]:
+    """Events far in the future of the stream, so every window closes."""
+    end = max(ts for ts, _ in delivered) + 3 * 86_400_000
+    ts = datetime.fromtimestamp(end / 1000, UTC)
+    return [("ChatMessage", 10**9, ChatMessage(message_id="flush", community_id="c-flush",
+                                                member_id="x", ts=ts))]
+
+
+def final_days(store: Store) -> dict:
+    return {(r.community_id, r.day): record_view(r) for r in store.published.values()
+            if r.community_id != "c-flush"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_day_records_equal_the_brute_force(seed: int) -> None:
+    delivered = deliver(make_events(seed), seed)
+    store = Store()
+    stream = items(delivered)
+    for i in range(0, len(stream), 97):
+        store.run(stream[i:i + 97], waiting=waiting_after(stream, i + 97))
+    store.run(flush(delivered))
+    expected = day_health(as_oracle_input(delivered), LATENESS_MS)
+    got = final_days(store)
+    assert all(r.is_final for r in store.published.values() if r.community_id != "c-flush")
+    assert set(got) == set(expected)
+    for key in sorted(expected):
+        assert got[key] == expected[key], key
+    assert any(v["membership_conflicts"] for v in expected.values())
+    assert any(v["copy_messages"] for v in expected.values())
+    assert {v["member_count_anchor"] for v in expected.values()} == {"relative", "snapshot"}
+
+
+def test_a_crash_at_any_point_replays_to_the_same_result() -> None:
+    delivered = deliver(make_events(4), 4)
+    stream = items(delivered)
+    clean, crashed = Store(), Store()
+    for n, i in enumerate(range(0, len(stream), 53)):
+        batch, waiting = stream[i:i + 53], waiting_after(stream, i + 53)
+        clean.run(batch, waiting=waiting)
+        if n % 5 == 2:  # crash after publishing, before saving anything or part of it
+            crashed.run(batch, save="none" if n % 2 else "partial", waiting=waiting)
+            crashed.restart()
+        crashed.run(batch, waiting=waiting)
+    clean.run(flush(delivered))
+    crashed.run(flush(delivered))
+    assert final_days(crashed) == final_days(clean)
+    expected = day_health(as_oracle_input(delivered), LATENESS_MS)
+    assert final_days(clean) == {k: v for k, v in expected.items()}
+
+
+def test_open_days_are_published_with_growing_revisions() -> None:
+    delivered = deliver(make_events(5, days=2), 5)
+    store = Store()
+    stream = items(delivered)
+    revisions: dict[str, list[int]] = {}
+    for i in range(0, len(stream), 200):
+        clock = HealthClock.from_wire(store.clock)
+        state = HealthState(store.hours.get, store.days.get, store.communities.get,
+                            store.directory)
+        waiting = waiting_after(stream, i + 200)
+        result = apply_batch(clock, state, stream[i:i + 200], CONFIG, waiting)
+        for record in result.day_records:
+            revisions.setdefault(record.key, []).append(record.revision)
+        store.run(stream[i:i + 200], waiting=waiting)
+    assert revisions
+    for values in revisions.values():
+        assert values == sorted(values)
+
+
+@pytest.mark.parametrize("chat_chunk, member_chunk", [(400, 3), (5, 200), (2000, 2000)])
+def test_the_interleaving_of_topics_does_not_change_the_result(
+    chat_chunk: int, member_chunk: int
+) -> None:
+    """A consumer fetches each topic-partition on its own: after a restart the low-volume
+    member topic may run hours ahead of chat, or behind it."""
+    delivered = deliver(make_events(6), 6)
+    stream = items(delivered)
+    chat = [item for item in stream if item[0] == "ChatMessage"]
+    other = [item for item in stream if item[0] != "ChatMessage"]
+    interleaved = []
+    while chat or other:
+        interleaved += chat[:chat_chunk] + other[:member_chunk]
+        chat, other = chat[chat_chunk:], other[member_chunk:]
+    store = Store()
+    for i in range(0, len(interleaved), 150):
+        store.run(interleaved[i:i + 150], waiting=waiting_after(interleaved, i + 150))
+    store.run(flush(delivered))
+    assert final_days(store) == day_health(as_oracle_input(delivered), LATENESS_MS)
