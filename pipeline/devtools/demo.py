@@ -15,14 +15,18 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from pipeline.app.settings import Settings, load_settings
 from pipeline.devtools.generator import GeneratorConfig, generate, produce, write_stream
 from pipeline.devtools.progress import wait_until_committed
 from pipeline.devtools.report import (
+    DAY_TARGETS,
+    DayHealthRow,
     compare_minutes,
     match_episodes,
+    read_day_health,
     read_report,
     truth_minute_counts,
 )
@@ -61,7 +65,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     console.rule("[bold]1/4 Generate a realistic community event stream")
     started = time.perf_counter()
     stream = generate(GeneratorConfig(seed=options.seed, communities=options.communities,
-                                      days=options.days, scale=options.scale))
+                                      days=options.days, scale=options.scale, snapshots=True))
     write_stream(stream, directory / "stream")
     kinds: dict[str, int] = {}
     for record in stream.records:
@@ -139,6 +143,7 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
     client = connect(settings.clickhouse_url)
     try:
         report = read_report(client, settings.clickhouse_database)
+        days = read_day_health(client, settings.clickhouse_database)
     finally:
         client.close()
     expected = truth_minute_counts(truth)
@@ -198,4 +203,67 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
         f"data: ClickHouse (chdb) {settings.clickhouse_url}, stream and truth "
         f"{directory / 'stream'}, logs {directory / 'logs'}"
     )
+    if days:
+        console.print(day_health_table(days))
+    else:
+        console.print("[yellow]no community days in community_health_day yet[/yellow]")
     return 1 if problems else 0
+
+
+HOT_WORDS_SHOWN = 5
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _per_member(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _judged(text: str, missed: bool) -> Text:
+    return Text(f"{text} !", style="bold red") if missed else Text(text)
+
+
+def day_health_table(rows: list[DayHealthRow]) -> Table:
+    """One row per community: its most recent final day (docs/metrics.md); values below
+    their target are red and marked with '!'."""
+    number = {"justify": "right"}
+    table = Table(
+        Column("community"), Column("day"), Column("final"),
+        Column("members", **number), Column("DAU", **number), Column("WAU", **number),
+        Column("MAU", **number), Column("sticki-\nness", **number),
+        Column("inter-\naction\nrate", **number), Column("real\ninter-\naction", **number),
+        Column("UGC\nshare", **number), Column("3+2\nslots", **number),
+        Column("per\nmember\n30d", **number), Column("joins\nleaves\nremoved"),
+        Column(f"top {HOT_WORDS_SHOWN} hot words"),
+        title="Community health per day (ClickHouse community_health_day FINAL, "
+              "most recent final day)",
+        caption=f"[red]red, with ![/red]: below target (stickiness DAU/MAU >= "
+                f"{DAY_TARGETS['stickiness']:.0%}, interaction rate >= "
+                f"{DAY_TARGETS['interaction_rate']:.0%}, real interaction rate >= "
+                f"{DAY_TARGETS['real_interaction_rate']:.0%}, UGC share >= "
+                f"{DAY_TARGETS['ugc_share']:.0%}, real interactions per member in 30 days >= "
+                f"{DAY_TARGETS['interactions_per_member_30d']:g}); 3+2 slots: share of "
+                f"interactions in the 9:00, 12:00 and 20:00 slots",
+    )
+    for row in rows:
+        misses = row.misses()
+        final = (Text("yes", style="green") if row.is_final
+                 else Text("none yet: latest day", style="yellow"))
+        words = ", ".join(f"{word} {count}" for word, count in row.hot_words[:HOT_WORDS_SHOWN])
+        table.add_row(
+            Text(row.community_id), row.day.isoformat(), final,
+            f"{row.member_count:,} {row.member_count_anchor}",
+            f"{row.dau:,}", f"{row.wau:,}", f"{row.mau:,}",
+            _judged(_percent(row.stickiness), "stickiness" in misses),
+            _judged(_percent(row.interaction_rate), "interaction_rate" in misses),
+            _judged(_percent(row.real_interaction_rate), "real_interaction_rate" in misses),
+            _judged(_percent(row.ugc_share), "ugc_share" in misses),
+            _percent(row.slot_share),
+            _judged(_per_member(row.interactions_per_member_30d),
+                    "interactions_per_member_30d" in misses),
+            f"+{row.joins:,} -{row.leaves:,} -{row.removals:,}",
+            Text(words or "—"),
+        )
+    return table

@@ -6,8 +6,9 @@ window revisions only at merge time, FINAL applies it at query time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from clickhouse_connect.driver.client import Client
 
@@ -98,6 +99,110 @@ def compare_minutes(
                 f"{community} {when}: pipeline {actual.get(key)} != truth {expected.get(key)}"
             )
     return problems
+
+
+DAY_TARGETS: dict[str, float] = {
+    "stickiness": 0.4,
+    "interaction_rate": 0.15,
+    "real_interaction_rate": 0.15,
+    "ugc_share": 0.6,
+    "interactions_per_member_30d": 8.0,
+}
+"""Lower bounds of the day metrics (docs/metrics.md, docs/metrics-catalogue.md)."""
+
+
+@dataclass(frozen=True)
+class DayHealthRow:
+    """One community's reported day of ``community_health_day`` (its FINAL row)."""
+
+    community_id: str
+    day: date
+    is_final: bool
+    """False only when the community has no final day yet (the latest open day instead)."""
+    member_count: int
+    member_count_anchor: str
+    """'snapshot' or 'relative' (docs/metrics.md, member count)."""
+    dau: int
+    wau: int
+    mau: int
+    stickiness: float | None
+    interaction_rate: float | None
+    real_interaction_rate: float | None
+    ugc_share: float | None
+    slot_share: float | None
+    interactions_per_member_30d: float | None
+    joins: int
+    leaves: int
+    removals: int
+    hot_words: tuple[tuple[str, int], ...]
+    """(word, count), most frequent first, ties by word."""
+    revision: int
+
+    def misses(self) -> set[str]:
+        """The metrics of :data:`DAY_TARGETS` below their target (an absent value misses none)."""
+        return {name for name, target in DAY_TARGETS.items()
+                if (value := getattr(self, name)) is not None and value < target}
+
+
+_DAY_COLUMNS = (
+    "community_id", "day", "is_final", "member_count", "member_count_anchor", "dau", "wau",
+    "mau", "stickiness", "interaction_rate", "real_interaction_rate", "ugc_share", "slot_share",
+    "interactions_per_member_30d", "joins", "leaves", "removals", "hot_words", "revision",
+)
+
+
+def _hot_word(entry) -> tuple[str, int]:
+    """A named tuple element comes back as a dict from clickhouse-connect, else as a tuple."""
+    if isinstance(entry, Mapping):
+        return str(entry["word"]), int(entry["count"])
+    word, count = entry
+    return str(word), int(count)
+
+
+def _optional(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def read_day_health(client: Client, database: str = "pulse") -> list[DayHealthRow]:
+    """Each community's most recent final day, or its latest day while none is final.
+
+    FINAL everywhere: the day chosen and its values are those of each day's highest
+    revision, so a superseded open revision of a now final day is never reported.
+    """
+    table = f"{database}.community_health_day"
+    rows = client.query(
+        f"SELECT {', '.join(_DAY_COLUMNS)} FROM {table} FINAL "
+        f"WHERE (community_id, day) IN ("
+        f"SELECT community_id, if(countIf(is_final = 1) > 0, maxIf(day, is_final = 1), max(day)) "
+        f"FROM {table} FINAL GROUP BY community_id) "
+        f"ORDER BY community_id"
+    ).result_rows
+    result = []
+    for row in rows:
+        values = dict(zip(_DAY_COLUMNS, row, strict=True))
+        result.append(DayHealthRow(
+            community_id=str(values["community_id"]),
+            day=values["day"],
+            is_final=bool(values["is_final"]),
+            member_count=int(values["member_count"]),
+            member_count_anchor=str(values["member_count_anchor"]),
+            dau=int(values["dau"]),
+            wau=int(values["wau"]),
+            mau=int(values["mau"]),
+            stickiness=_optional(values["stickiness"]),
+            interaction_rate=_optional(values["interaction_rate"]),
+            real_interaction_rate=_optional(values["real_interaction_rate"]),
+            ugc_share=_optional(values["ugc_share"]),
+            slot_share=_optional(values["slot_share"]),
+            interactions_per_member_30d=_optional(values["interactions_per_member_30d"]),
+            joins=int(values["joins"]),
+            leaves=int(values["leaves"]),
+            removals=int(values["removals"]),
+            hot_words=tuple(sorted((_hot_word(e) for e in values["hot_words"]),
+                                   key=lambda wc: (-wc[1], wc[0]))),
+            revision=int(values["revision"]),
+        ))
+    return result
 
 
 def match_episodes(incidents: list[Alert], episodes) -> list[tuple[object, list[Alert]]]:
