@@ -5,8 +5,9 @@
 
 Stdlib only.  Datasource uids match provisioning/datasources/datasources.yml.
 ClickHouse panels use the grafana-clickhouse-datasource (v4) macros
-``$__timeFilter``, ``$__timeInterval``, ``$__interval_s`` and ``$__conditionalAll``;
-raw tables are ReplacingMergeTree, so every query reads them with FINAL.
+``$__timeFilter``, ``$__fromTime``, ``$__toTime``, ``$__timeInterval``, ``$__interval_s``
+and ``$__conditionalAll``; raw tables and metric windows are ReplacingMergeTree, so every
+query reads them with FINAL (a re-emitted window replaces its older revision).
 Panels show aggregates only: no message text, no member ids.
 """
 
@@ -51,6 +52,13 @@ class Layout:
         self.row_height = max(self.row_height, h)
         return panel
 
+    def row(self, title: str) -> Json:
+        """An expanded row header across the grid; the panels placed after it belong to it."""
+        if self.x:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        return self.place({"type": "row", "title": title, "collapsed": False, "panels": []},
+                          24, 1)
+
 
 def sql(query: str, fmt: int, ref: str = "A") -> Json:
     """A ClickHouse target with raw SQL."""
@@ -85,6 +93,7 @@ def panel(
     unit: str = "short",
     options: Json | None = None,
     defaults: Json | None = None,
+    overrides: list[Json] | None = None,
     **extra: Any,
 ) -> Json:
     """A panel of any type; the datasource is the first target's."""
@@ -96,7 +105,7 @@ def panel(
         "description": description,
         "datasource": targets[0]["datasource"],
         "targets": targets,
-        "fieldConfig": {"defaults": field_defaults, "overrides": []},
+        "fieldConfig": {"defaults": field_defaults, "overrides": overrides or []},
         "options": options or {},
         **extra,
     }
@@ -125,6 +134,12 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
     """Absolute thresholds, the first step's value being None (base)."""
     return {"thresholds": {"mode": "absolute",
                            "steps": [{"color": color, "value": value} for value, color in steps]}}
+
+
+def target_line(target: float) -> Json:
+    """Time series defaults: red below ``target``, green from it, drawn as a dashed line."""
+    return {**thresholds((None, "red"), (target, "green")), "min": 0,
+            "custom": {"thresholdsStyle": {"mode": "dashed"}, "showPoints": "always"}}
 
 
 def dashboard(uid: str, title: str, description: str, panels: list[Json],
@@ -163,12 +178,13 @@ def community_variables() -> list[Json]:
     ]
 
 
-def top_communities(limit: int) -> str:
+def top_communities(limit: int, table: str = "community_activity_minute",
+                    window: str = "$__timeFilter(window_start)") -> str:
     """Subquery: ids of the busiest selected communities in the time range."""
     return f"""
   AND community_id IN (
-    SELECT community_id FROM {DB}.community_activity_minute FINAL
-    WHERE $__timeFilter(window_start) AND {COMMUNITY_FILTER}
+    SELECT community_id FROM {DB}.{table} FINAL
+    WHERE {window} AND {COMMUNITY_FILTER}
     GROUP BY community_id ORDER BY sum(messages) DESC LIMIT {limit})"""
 
 
@@ -259,9 +275,249 @@ LIMIT 50""", TABLE)),
     ]
     sizes = [(6, 4)] * 4 + [(16, 9), (8, 9), (12, 8), (12, 8), (12, 8), (12, 8)]
     placed = [layout.place(p, w, h) for p, (w, h) in zip(panels, sizes, strict=True)]
+    for title, section in (("Community health (day)", health_day_panels()),
+                           ("Community activity (hour)", activity_hour_panels())):
+        placed.append(layout.row(title))
+        placed += [layout.place(p, w, h) for p, w, h in section]
     return dashboard("pulse-community-activity", "Community activity",
                      "Per-community activity from ClickHouse (event time).", placed,
                      community_variables(), "Asia/Shanghai", "1m")
+
+
+# --- Community health (ClickHouse hour and day windows) ----------------------------
+
+# A local day (community_health_day) belongs to the range when it overlaps it: its
+# window_start/window_end are the UTC instants of its local midnights.
+DAY_WHERE = f"WHERE window_end > $__fromTime AND window_start <= $__toTime AND {COMMUNITY_FILTER}"
+HOUR_WHERE = f"WHERE $__timeFilter(window_start) AND {COMMUNITY_FILTER}"
+TOP_DAY = top_communities(10, "community_health_day",
+                          "window_end > $__fromTime AND window_start <= $__toTime")
+TOP_HOUR = top_communities(10, "community_activity_hour")
+OPEN_DAY = ("The current day is open until it closes (is_final): its counts still grow. "
+            "Latest revision of each day (FINAL).")
+DAILY = {"custom": {"showPoints": "always"}, "min": 0}
+
+
+def day_metric(column: str, alias: str | None = None) -> Json:
+    """One day column per community (the ten busiest selected ones), by local day."""
+    expr = f"{column} AS {alias}" if alias else column
+    return sql(f"""
+SELECT window_start AS time, community_id, {expr}
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE}{TOP_DAY}
+ORDER BY time, community_id""", TIME_SERIES)
+
+
+def rate_cell(column: str, target: float | None = None) -> Json:
+    """Table override: a fraction column as a percentage, coloured against its target."""
+    properties: list[Json] = [{"id": "unit", "value": "percentunit"},
+                              {"id": "decimals", "value": 1}]
+    if target is not None:
+        properties += [{"id": "thresholds",
+                        "value": thresholds((None, "red"), (target, "green"))["thresholds"]},
+                       {"id": "custom.cellOptions", "value": {"type": "color-text"}}]
+    return {"matcher": {"id": "byName", "options": column}, "properties": properties}
+
+
+def health_day_panels() -> list[tuple[Json, int, int]]:
+    report = table(
+        "Health report by community (latest day in range)",
+        "Each selected community's latest local day (Asia/Shanghai) in the range, against "
+        "the targets: stickiness ≥ 40%, interaction and real interaction rate ≥ 15%, UGC "
+        "share ≥ 60%, real interactions per member over 30 days ≥ 8. Rates are per member "
+        "count (see anchor: snapshot, or relative to the first membership event seen). "
+        + OPEN_DAY, sql(f"""
+SELECT community, day, state, member_count, anchor, dau, wau, mau, stickiness,
+       interaction_rate, real_interaction_rate, weekly_active_rate, ugc_share, slot_share,
+       interactions_per_member_30d, join_rate, leave_rate, membership_conflicts
+FROM (
+  SELECT community_id AS community, day, if(is_final, 'final', 'open') AS state,
+         member_count, member_count_anchor AS anchor, dau, wau, mau, stickiness,
+         interaction_rate, real_interaction_rate, weekly_active_rate, ugc_share, slot_share,
+         round(interactions_per_member_30d, 2) AS interactions_per_member_30d,
+         join_rate, leave_rate, membership_conflicts
+  FROM {DB}.community_health_day FINAL
+  {DAY_WHERE}
+  ORDER BY community_id, day DESC
+  LIMIT 1 BY community_id
+)
+ORDER BY dau DESC, community
+LIMIT 100""", TABLE), overrides=[
+            rate_cell("stickiness", 0.4), rate_cell("interaction_rate", 0.15),
+            rate_cell("real_interaction_rate", 0.15), rate_cell("ugc_share", 0.6),
+            rate_cell("weekly_active_rate"), rate_cell("slot_share"),
+            rate_cell("join_rate"), rate_cell("leave_rate"),
+            {"matcher": {"id": "byName", "options": "interactions_per_member_30d"},
+             "properties": [
+                 {"id": "thresholds", "value": thresholds((None, "red"), (8, "green"))[
+                     "thresholds"]},
+                 {"id": "custom.cellOptions", "value": {"type": "color-text"}}]},
+        ])
+    panels = [
+        (report, 24, 8),
+        (timeseries("DAU / WAU / MAU", "Members with a real interaction that day (DAU), in "
+                    "the 7 (WAU) and 30 (MAU) local days ending with it, summed over the "
+                    "selected communities. " + OPEN_DAY, [sql(f"""
+SELECT window_start AS time, sum(dau) AS dau, sum(wau) AS wau, sum(mau) AS mau
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "short", defaults=DAILY), 12, 8),
+        (timeseries("Stickiness (DAU / MAU)", "DAU / MAU per community, the ten busiest "
+                    "selected ones (target ≥ 40%, dashed line). " + OPEN_DAY,
+                    [day_metric("stickiness")], "percentunit", defaults=target_line(0.4)),
+         12, 8),
+        (timeseries("Interaction rate", "Members who interacted (speakers) / member count, "
+                    "per community (target ≥ 15%, dashed line). " + OPEN_DAY,
+                    [day_metric("interaction_rate")], "percentunit",
+                    defaults=target_line(0.15)), 12, 8),
+        (timeseries("Real interaction rate (DAU / members)", "Members with a real "
+                    "interaction (neither mechanical nor a copy) / member count: the daily "
+                    "active rate, per community (target ≥ 15%, dashed line). " + OPEN_DAY,
+                    [day_metric("real_interaction_rate")], "percentunit",
+                    defaults=target_line(0.15)), 12, 8),
+        (timeseries("UGC share by day", "Real interactions / (real interactions + staff and "
+                    "bot messages other than system messages), per community (target ≥ 60%, "
+                    "dashed line). " + OPEN_DAY, [day_metric("ugc_share")], "percentunit",
+                    defaults=target_line(0.6)), 12, 8),
+        (timeseries("Interactions per member per month", "Real interactions of the 30 local "
+                    "days ending with the day / member count, per community (target ≥ 8, "
+                    "dashed line). " + OPEN_DAY,
+                    [day_metric("interactions_per_member_30d", "interactions_per_member")],
+                    "short", defaults={**target_line(8), "decimals": 1}), 12, 8),
+        (timeseries("Member count by day", "Members at the end of each local day, per "
+                    "community; the series name says how it is counted: snapshot (from a "
+                    "membership snapshot) or relative (net change since the first membership "
+                    "event seen, may be negative). " + OPEN_DAY, [sql(f"""
+SELECT window_start AS time, community_id || ' (' || member_count_anchor || ')' AS community,
+       member_count
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE}{TOP_DAY}
+ORDER BY time, community""", TIME_SERIES)], "short",
+                    defaults={"custom": {"showPoints": "always"}}), 12, 8),
+        (timeseries("Joins, leaves, removals and net growth", "Distinct join, leave and "
+                    "removal events per local day, and net growth (joins − leaves − "
+                    "removals), summed over the selected communities. " + OPEN_DAY,
+                    [sql(f"""
+SELECT window_start AS time, sum(joins) AS joins, sum(leaves) AS leaves,
+       sum(removals) AS removals, sum(net_growth) AS net_growth
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "short", defaults={"custom": {"showPoints": "always"}}),
+         12, 8),
+        (timeseries("Slot share (3+2)", "Interactions in the 3+2 posting slots (from 09:00, "
+                    "12:00 and 20:00 local time, PULSE_SLOT_MINUTES wide) / interactions, per "
+                    "community. " + OPEN_DAY, [day_metric("slot_share")], "percentunit",
+                    defaults={**DAILY, "max": 1}), 12, 8),
+        (panel("barchart", "Interactions by local hour (3+2 slots)",
+               "Member interactions by local hour of day (the day's zone, Asia/Shanghai by "
+               "default), summed over the selected communities and the days overlapping the "
+               "range; the 3+2 slots start at 09:00, 12:00 and 20:00.", [sql(f"""
+SELECT leftPad(toString(hour), 2, '0') || ':00' AS hour_local, interactions
+FROM (
+  SELECT hour, sum(hourly_interactions[hour + 1]) AS interactions
+  FROM {DB}.community_health_day FINAL
+  ARRAY JOIN range(24) AS hour
+  {DAY_WHERE}
+  GROUP BY hour
+  ORDER BY hour WITH FILL FROM 0 TO 24
+)
+ORDER BY hour_local""", TABLE)], "short",
+               options={"xField": "hour_local", "orientation": "vertical",
+                        "showValue": "never", "legend": {"showLegend": False}}), 12, 8),
+        (table("Hot words", "Top words of members' content over the days overlapping the "
+               "range, summed over the selected communities: the sum of each day's top-20 "
+               "counts (a word counts only on days it made the top 20). Personal data is "
+               "masked before segmentation.", sql(f"""
+SELECT word, sum(occurrences) AS occurrences, uniqExact(community_id) AS communities,
+       uniqExact(day) AS days
+FROM (
+  SELECT community_id, day, hot.word AS word, hot.count AS occurrences
+  FROM {DB}.community_health_day FINAL
+  ARRAY JOIN hot_words AS hot
+  {DAY_WHERE}
+)
+GROUP BY word
+ORDER BY occurrences DESC, word
+LIMIT 30""", TABLE)), 8, 10),
+        (table("Membership conflicts by community", "Membership events contradicting the "
+               "known state (a join while present, a leave or removal while absent or not in "
+               "the snapshot), counted and ignored, over the days overlapping the range.",
+               sql(f"""
+SELECT community_id AS community, sum(membership_conflicts) AS conflicts,
+       countIf(membership_conflicts > 0) AS days_with_conflicts,
+       argMax(member_count_anchor, day) AS anchor
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE}
+GROUP BY community
+HAVING conflicts > 0
+ORDER BY conflicts DESC, community
+LIMIT 50""", TABLE)), 8, 10),
+        (panel("bargauge", "Membership conflicts by kind",
+               "Conflicts the workers counted in the range, all communities "
+               "(pulse_membership_conflicts_total): join_while_present, leave_while_absent, "
+               "leave_unknown.",
+               [promql('sum by (conflict) (increase(pulse_membership_conflicts_total'
+                       '{job="pulse-worker"}[$__range]))', "{{conflict}}", instant=True)],
+               "short", options={"orientation": "horizontal", "displayMode": "basic",
+                                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
+                                                   "values": False}}), 8, 10),
+    ]
+    return panels
+
+
+def activity_hour_panels() -> list[tuple[Json, int, int]]:
+    hourly = {"interval": "1h"}
+    stacked = {"custom": {"stacking": {"mode": "normal", "group": "A"}, "fillOpacity": 40},
+               "min": 0}
+    return [
+        (timeseries("Messages by sender role", "Messages of members, staff and bots per "
+                    "display interval (UTC hour windows, latest revision), summed over the "
+                    "selected communities.", [sql(f"""
+SELECT $__timeInterval(window_start) AS time, sum(member_messages) AS member,
+       sum(staff_messages) AS staff, sum(bot_messages) AS bot
+FROM {DB}.community_activity_hour FINAL
+{HOUR_WHERE}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "short", defaults=stacked, **hourly), 12, 8),
+        (timeseries("Speakers vs active members", "Members who interacted (speakers) and "
+                    "members with a real interaction (active) per hour, summed over the "
+                    "selected communities; the peak hour of each display interval.", [sql(f"""
+SELECT $__timeInterval(window_start) AS time, max(speakers) AS speakers,
+       max(active_members) AS active_members
+FROM (
+  SELECT window_start, sum(speakers) AS speakers, sum(active_members) AS active_members
+  FROM {DB}.community_activity_hour FINAL
+  {HOUR_WHERE}
+  GROUP BY window_start
+)
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "short", defaults={"min": 0}, **hourly), 12, 8),
+        (timeseries("Mechanical and copy share", "Share of interactions that are mechanical "
+                    "(stickers, 收到, +1, 打卡 …) or copies of an earlier message, per display "
+                    "interval, over the selected communities; the rest are real interactions.",
+                    [sql(f"""
+SELECT $__timeInterval(window_start) AS time,
+       sum(mechanical_messages) / nullIf(sum(interactions), 0) AS mechanical_share,
+       sum(copy_messages) / nullIf(sum(interactions), 0) AS copy_share
+FROM {DB}.community_activity_hour FINAL
+{HOUR_WHERE}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "percentunit", defaults={"min": 0, "max": 1}, **hourly),
+         12, 8),
+        (timeseries("Member count by hour", "Members at the end of each UTC hour, per "
+                    "community (the ten busiest selected ones; last hour of each display "
+                    "interval), named with how it is counted: snapshot or relative.",
+                    [sql(f"""
+SELECT $__timeInterval(window_start) AS time,
+       community_id || ' (' || argMax(member_count_anchor, window_start) || ')' AS community,
+       argMax(member_count, window_start) AS member_count
+FROM {DB}.community_activity_hour FINAL
+{HOUR_WHERE}{TOP_HOUR}
+GROUP BY time, community_id
+ORDER BY time, community""", TIME_SERIES)], "short", **hourly), 12, 8),
+    ]
 
 
 # --- Pipeline health (Prometheus) -------------------------------------------------
@@ -319,10 +575,13 @@ sum by (topic) (
                    "per second.", [promql(rate("pulse_dead_letters_total", "reason"),
                                           "{{reason}}")], "ops"),
         timeseries("Too late and duplicate events", "Events after their window closed "
-                   "(kept raw only) and redeliveries recognised as duplicates, per second.", [
+                   "(kept raw only) by topic and by window size (minute; hour and day), and "
+                   "redeliveries recognised as duplicates, per second.", [
                        promql(rate("pulse_events_too_late_total", "topic"), "too late {{topic}}"),
                        promql(rate("pulse_events_duplicate_total", "topic"),
                               "duplicate {{topic}}", "B"),
+                       promql(rate("pulse_window_too_late_total", "window"),
+                              "too late for {{window}} windows", "C"),
                    ], "ops"),
         timeseries("Batch duration by agent", "Time to handle one agent batch, p50 and p99.", [
             promql(quantile(0.5, "pulse_batch_duration_seconds", "agent"), "p50 {{agent}}"),

@@ -9,9 +9,11 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -48,12 +50,17 @@ def dashboards() -> dict[str, dict[str, Any]]:
     return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARD_DIR.glob("*.json"))}
 
 
+def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board's panels other than row headers (which hold no queries)."""
+    return [panel for panel in board["panels"] if panel["type"] != "row"]
+
+
 def queries(kind: str) -> dict[str, str]:
     """``dashboard/panel/refId`` -> query of every target (and variable) of a datasource type."""
     found: dict[str, str] = {}
     field = "rawSql" if kind == "grafana-clickhouse-datasource" else "expr"
     for board in dashboards().values():
-        for panel in board["panels"]:
+        for panel in panels(board):
             for target in panel["targets"]:
                 if target["datasource"]["type"] == kind:
                     found[f"{board['uid']}/{panel['title']}/{target['refId']}"] = target[field]
@@ -87,11 +94,78 @@ def test_dashboards_are_well_formed() -> None:
     for board in boards.values():
         ids = [panel["id"] for panel in board["panels"]]
         assert len(ids) == len(set(ids)), board["uid"]
+        titles = [panel["title"] for panel in board["panels"]]
+        assert len(titles) == len(set(titles)), board["uid"]
+        cells: dict[tuple[int, int], str] = {}
         for panel in board["panels"]:
             grid = panel["gridPos"]
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    assert (x, y) not in cells, f"{panel['title']} overlaps {cells[x, y]}"
+                    cells[x, y] = panel["title"]
+            if panel["type"] == "row":
+                assert (grid["x"], grid["w"], grid["h"]) == (0, 24, 1), panel["title"]
+                assert not panel["collapsed"] and not panel["panels"], panel["title"]
+                assert "targets" not in panel, panel["title"]
+                continue
             assert grid["x"] + grid["w"] <= 24 and panel["targets"], panel["title"]
             refs = [target["refId"] for target in panel["targets"]]
             assert len(refs) == len(set(refs)), panel["title"]
+
+
+def rows_of(board: dict[str, Any]) -> dict[str, list[str]]:
+    """Row title -> titles of the panels under it (until the next row), by grid position."""
+    grouped: dict[str, list[str]] = {}
+    current = None
+    for panel in sorted(board["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
+        if panel["type"] == "row":
+            current = grouped.setdefault(panel["title"], [])
+        elif current is not None:
+            current.append(panel["title"])
+    return grouped
+
+
+def test_community_health_rows() -> None:
+    board = dashboards()["community-activity.json"]
+    grouped = rows_of(board)
+    assert list(grouped) == ["Community health (day)", "Community activity (hour)"]
+    assert grouped["Community health (day)"] == [
+        "Health report by community (latest day in range)", "DAU / WAU / MAU",
+        "Stickiness (DAU / MAU)", "Interaction rate", "Real interaction rate (DAU / members)",
+        "UGC share by day", "Interactions per member per month", "Member count by day",
+        "Joins, leaves, removals and net growth", "Slot share (3+2)",
+        "Interactions by local hour (3+2 slots)", "Hot words",
+        "Membership conflicts by community", "Membership conflicts by kind"]
+    assert grouped["Community activity (hour)"] == [
+        "Messages by sender role", "Speakers vs active members", "Mechanical and copy share",
+        "Member count by hour"]
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    for title in grouped["Community activity (hour)"]:
+        assert "community_activity_hour FINAL" in by_title[title]["targets"][0]["rawSql"]
+    for title in grouped["Community health (day)"][:-1]:
+        assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
+
+
+def test_community_health_targets() -> None:
+    """Targets (docs/metrics-catalogue.md) as thresholds: dashed lines, coloured cells."""
+    board = dashboards()["community-activity.json"]
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    targets = {"Stickiness (DAU / MAU)": 0.4, "Interaction rate": 0.15,
+               "Real interaction rate (DAU / members)": 0.15, "UGC share by day": 0.6,
+               "Interactions per member per month": 8}
+    for title, target in targets.items():
+        defaults = by_title[title]["fieldConfig"]["defaults"]
+        assert [step["value"] for step in defaults["thresholds"]["steps"]] == [None, target]
+        assert defaults["custom"]["thresholdsStyle"]["mode"] == "dashed", title
+    report = by_title["Health report by community (latest day in range)"]
+    cell_targets = {}
+    for override in report["fieldConfig"]["overrides"]:
+        for prop in override["properties"]:
+            if prop["id"] == "thresholds":
+                cell_targets[override["matcher"]["options"]] = prop["value"]["steps"][1]["value"]
+    assert cell_targets == {"stickiness": 0.4, "interaction_rate": 0.15,
+                            "real_interaction_rate": 0.15, "ugc_share": 0.6,
+                            "interactions_per_member_30d": 8}
 
 
 def test_datasources_provisioned() -> None:
@@ -103,7 +177,7 @@ def test_datasources_provisioned() -> None:
     assert "password" in clickhouse["secureJsonData"]
     assert by_uid["pulse-prometheus"]["url"] == "http://prometheus:9090"
     for board in dashboards().values():
-        for panel in board["panels"]:
+        for panel in panels(board):
             for source in [panel["datasource"], *(t["datasource"] for t in panel["targets"])]:
                 assert by_uid[source["uid"]]["type"] == source["type"], panel["title"]
     provider = load_yaml(GRAFANA / "provisioning/dashboards/dashboards.yml")["providers"][0]
@@ -134,6 +208,8 @@ def expand_clickhouse(sql: str, communities: list[str] | None, start: int, end: 
                       ",".join(f"'{c}'" for c in communities or COMMUNITIES))
     sql = re.sub(r"\$__timeFilter\((\w+)\)",
                  rf"\1 >= toDateTime({start}) AND \1 <= toDateTime({end})", sql)
+    sql = sql.replace("$__fromTime", f"toDateTime({start})")
+    sql = sql.replace("$__toTime", f"toDateTime({end})")
     sql = re.sub(r"\$__timeInterval\((\w+)\)",
                  rf"toStartOfInterval(toDateTime(\1), INTERVAL {INTERVAL_S} second)", sql)
     sql = sql.replace("$__interval_s", str(INTERVAL_S))
@@ -183,7 +259,122 @@ def sample_rows() -> list[str]:
             "now64(3) - INTERVAL 2 MINUTE), "
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
-    return [chat, activity, dead]
+    return [chat, activity, dead, *health_rows()]
+
+
+class Raw(str):
+    """A SQL expression, inserted as is."""
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, Raw):
+        return value
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(literal, value)) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(literal, value)) + ")"
+    return repr(value)
+
+
+def inserts(table: str, rows: list[dict[str, Any]]) -> list[str]:
+    """One INSERT per row: each makes its own part, so revisions of a window stay apart until
+    FINAL (within one insert block ClickHouse would already replace them, optimize_on_insert)."""
+    return [f"INSERT INTO {DATABASE}.{table} ({', '.join(row)}) VALUES "
+            f"({', '.join(map(literal, row.values()))})" for row in rows]
+
+
+HOUR_COUNTS = ("messages", "member_messages", "staff_messages", "bot_messages", "interactions",
+               "real_interactions", "mechanical_messages", "copy_messages", "speakers",
+               "active_members", "senders", "slot_interactions", "joins", "leaves", "removals",
+               "net_growth", "member_count")
+
+
+def hour_row(community: str, hours_ago: int, revision: int, counts: tuple[int, ...],
+             anchor: str) -> dict[str, Any]:
+    start = f"toStartOfHour(now()) - INTERVAL {hours_ago} HOUR"
+    return {"community_id": community, "window_start": Raw(start),
+            "window_end": Raw(f"{start} + INTERVAL 1 HOUR"),
+            **dict(zip(HOUR_COUNTS, counts, strict=True)), "member_count_anchor": anchor,
+            "speaking_rate": None, "is_final": int(hours_ago > 0), "revision": revision,
+            "updated_at": Raw("now64(3)")}
+
+
+def day_row(community: str, days_ago: int, revision: int, **metrics: Any) -> dict[str, Any]:
+    """A community_health_day row for the local (Asia/Shanghai) day ``days_ago`` days back."""
+    start = f"toStartOfDay(now(), 'Asia/Shanghai') - INTERVAL {days_ago} DAY"
+    row: dict[str, Any] = {
+        "community_id": community, "day": Raw(f"toDate({start}, 'Asia/Shanghai')"),
+        "timezone": "Asia/Shanghai", "window_start": Raw(start),
+        "window_end": Raw(f"{start} + INTERVAL 1 DAY")}
+    counts = ("messages", "member_messages", "staff_messages", "bot_messages", "interactions",
+              "real_interactions", "mechanical_messages", "copy_messages", "speakers", "dau",
+              "wau", "mau", "ugc_messages", "slot_interactions", "joins", "leaves", "removals",
+              "net_growth", "member_count", "membership_conflicts")
+    rates = ("stickiness", "ugc_share", "slot_share", "join_rate", "leave_rate",
+             "speaking_rate", "interaction_rate", "real_interaction_rate", "weekly_active_rate",
+             "interactions_per_member_30d")
+    hourly = [0] * 24
+    for hour, n in metrics.pop("hourly", {}).items():
+        hourly[hour] = n
+    row.update({name: metrics.pop(name, 0) for name in counts})
+    row.update({name: metrics.pop(name, None) for name in rates})
+    row.update({"hourly_interactions": hourly, "member_count_anchor": metrics.pop("anchor"),
+                "hot_words": metrics.pop("hot_words", []), "is_final": int(days_ago > 0),
+                "revision": revision, "updated_at": Raw("now64(3)")})
+    assert not metrics, f"unknown columns {metrics}"
+    return row
+
+
+def health_rows() -> list[str]:
+    """Hour and day windows: a superseded revision of c-alpha's windows (FINAL keeps the
+    second) and a c-alpha window outside the time range, neither of which may count."""
+    hours = [  # messages, member, staff, bot, interactions, real, mechanical, copies, speakers,
+        # active, senders, slot, joins, leaves, removals, net growth, member count
+        hour_row("c-alpha", 1, 1, (10, 6, 3, 1, 6, 3, 2, 1, 4, 3, 6, 0, 1, 0, 0, 1, 100),
+                 "relative"),
+        hour_row("c-alpha", 1, 2, (20, 12, 6, 2, 10, 5, 4, 1, 8, 5, 10, 2, 2, 1, 0, 1, 120),
+                 "snapshot"),
+        hour_row("c-alpha", 0, 1, (4, 4, 0, 0, 4, 2, 1, 1, 3, 2, 3, 0, 0, 0, 0, 0, 121),
+                 "snapshot"),
+        hour_row("c-beta", 1, 1, (5, 2, 2, 1, 2, 1, 1, 0, 2, 1, 4, 0, 0, 0, 0, 0, 30),
+                 "relative"),
+        hour_row("c-alpha", 5, 1, (999, 999, 0, 0, 99, 9, 90, 0, 99, 9, 99, 0, 9, 0, 0, 9, 50),
+                 "relative"),
+    ]
+    days = [
+        day_row("c-alpha", 0, 1, messages=50, member_messages=30, staff_messages=15,
+                bot_messages=5, interactions=28, real_interactions=20, mechanical_messages=5,
+                copy_messages=3, speakers=18, dau=14, wau=40, mau=60, stickiness=14 / 60,
+                ugc_messages=20, ugc_share=0.5, slot_interactions=5, slot_share=5 / 28,
+                hourly={9: 99}, joins=1, leaves=1, member_count=100, anchor="relative",
+                membership_conflicts=7, interaction_rate=0.18, real_interaction_rate=0.14,
+                interactions_per_member_30d=5.0, hot_words=[("周末", 4), ("过期", 9)]),
+        day_row("c-alpha", 0, 2, messages=80, member_messages=50, staff_messages=20,
+                bot_messages=10, interactions=48, real_interactions=36, mechanical_messages=8,
+                copy_messages=4, speakers=30, dau=24, wau=50, mau=60, stickiness=0.4,
+                ugc_messages=36, ugc_share=0.6, slot_interactions=5, slot_share=5 / 48,
+                hourly={9: 30, 20: 18}, joins=3, leaves=1, removals=1, net_growth=1,
+                member_count=120, anchor="snapshot", membership_conflicts=2,
+                join_rate=3 / 120, leave_rate=2 / 120, speaking_rate=0.25,
+                interaction_rate=0.25, real_interaction_rate=0.2, weekly_active_rate=50 / 120,
+                interactions_per_member_30d=9.5, hot_words=[("周末", 5), ("活动", 3)]),
+        day_row("c-beta", 0, 1, messages=12, member_messages=8, staff_messages=3,
+                bot_messages=1, interactions=8, real_interactions=6, mechanical_messages=1,
+                copy_messages=1, speakers=5, dau=4, wau=6, mau=8, stickiness=0.5,
+                ugc_messages=6, ugc_share=0.6, slot_interactions=2, slot_share=0.25,
+                hourly={12: 6, 20: 2}, leaves=2, net_growth=-2, member_count=40,
+                anchor="relative", leave_rate=0.05, speaking_rate=0.125,
+                interaction_rate=0.125, real_interaction_rate=0.1, weekly_active_rate=0.15,
+                interactions_per_member_30d=3.0, hot_words=[("活动", 4), ("报名", 1)]),
+        day_row("c-alpha", 3, 9, messages=999, dau=900, wau=900, mau=900, stickiness=1.0,
+                hourly={3: 500}, joins=90, member_count=10, anchor="relative",
+                membership_conflicts=50, interaction_rate=0.9, hot_words=[("旧词", 99)]),
+    ]
+    return [*inserts("community_activity_hour", hours), *inserts("community_health_day", days)]
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +396,8 @@ def test_clickhouse_panels_exist() -> None:
     assert len(CLICKHOUSE_QUERIES) >= 8
     titles = " ".join(CLICKHOUSE_QUERIES)
     for title in ("Messages per minute", "Speakers", "Top communities", "Hourly distribution",
-                  "Dead letters by reason"):
+                  "Dead letters by reason", "Health report by community", "DAU / WAU / MAU",
+                  "Hot words", "Messages by sender role", "Member count by hour"):
         assert title in titles
 
 
@@ -241,6 +433,77 @@ def test_clickhouse_panels_read_final_values(panel_results: dict[str, Any]) -> N
     assert sorted(r[0] for r in rows(panel_results, "Messages per minute, top 10 communities")
                   ) == sorted(r[0] for r in rows(panel_results,
                                                  "Speakers per minute, top 10 communities"))
+
+
+def series(results: dict[str, Any], title: str, selection: str = "all") -> list[list[Any]]:
+    """Time series rows without their time column (checked to be a window start)."""
+    found = rows(results, title, selection)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:00:00(\+00:00)?", str(row[0]))
+               for row in found), found
+    return [row[1:] for row in found]
+
+
+def test_day_panels_read_final_days_in_range(panel_results: dict[str, Any]) -> None:
+    """Today's rows count once (the higher revision); the day three days back is out of range."""
+    dau = rows(panel_results, "DAU / WAU / MAU")
+    assert [row[1:] for row in dau] == [[28, 56, 68]]
+    assert str(dau[0][0]).startswith(f"{date_of_local_midnight()} 16:00:00"), dau
+    assert series(panel_results, "DAU / WAU / MAU", "c-alpha") == [[24, 50, 60]]
+    per_community = {
+        "Stickiness (DAU / MAU)": (0.4, 0.5),
+        "Interaction rate": (0.25, 0.125),
+        "Real interaction rate (DAU / members)": (0.2, 0.1),
+        "UGC share by day": (0.6, 0.6),
+        "Interactions per member per month": (9.5, 3.0),
+        "Slot share (3+2)": (5 / 48, 0.25),
+    }
+    for title, (alpha, beta) in per_community.items():
+        assert series(panel_results, title) == [
+            ["c-alpha", pytest.approx(alpha)], ["c-beta", pytest.approx(beta)]], title
+        assert series(panel_results, title, "c-alpha") == [
+            ["c-alpha", pytest.approx(alpha)]], title
+    assert series(panel_results, "Member count by day") == [
+        ["c-alpha (snapshot)", 120], ["c-beta (relative)", 40]]
+    assert series(panel_results, "Joins, leaves, removals and net growth") == [[3, 3, 1, -1]]
+    hourly = rows(panel_results, "Interactions by local hour (3+2 slots)")
+    assert [hour for hour, _ in hourly] == [f"{h:02d}:00" for h in range(24)]
+    assert {hour: n for hour, n in hourly if n} == {"09:00": 30, "12:00": 6, "20:00": 20}
+    assert {hour: n for hour, n in rows(panel_results, "Interactions by local hour (3+2 slots)",
+                                        "c-alpha") if n} == {"09:00": 30, "20:00": 18}
+    assert rows(panel_results, "Hot words") == [["活动", 7, 2, 1], ["周末", 5, 1, 1],
+                                                ["报名", 1, 1, 1]]
+    assert rows(panel_results, "Hot words", "c-alpha") == [["周末", 5, 1, 1], ["活动", 3, 1, 1]]
+    assert rows(panel_results, "Membership conflicts by community") == [
+        ["c-alpha", 2, 1, "snapshot"]]
+    report = rows(panel_results, "Health report by community (latest day in range)")
+    assert [row[0] for row in report] == ["c-alpha", "c-beta"]
+    assert [row[2:9] for row in report] == [
+        ["open", 120, "snapshot", 24, 50, 60, pytest.approx(0.4)],
+        ["open", 40, "relative", 4, 6, 8, pytest.approx(0.5)]]
+    assert report[0][9:] == [pytest.approx(v) for v in (
+        0.25, 0.2, 50 / 120, 0.6, 5 / 48, 9.5, 3 / 120, 2 / 120)] + [2]
+
+
+def date_of_local_midnight() -> str:
+    """UTC date of the current Asia/Shanghai day's midnight (16:00 UTC the day before)."""
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    return (local.replace(hour=0, minute=0, second=0, microsecond=0)
+            .astimezone(UTC).date().isoformat())
+
+
+def test_hour_panels_read_final_hours_in_range(panel_results: dict[str, Any]) -> None:
+    """The last full hour and the current one; c-alpha's first revision and the hour five
+    hours back do not count."""
+    assert series(panel_results, "Messages by sender role") == [[14, 8, 3], [4, 0, 0]]
+    assert series(panel_results, "Messages by sender role", "c-alpha") == [[12, 6, 2],
+                                                                           [4, 0, 0]]
+    assert series(panel_results, "Speakers vs active members") == [[10, 6], [3, 2]]
+    assert series(panel_results, "Mechanical and copy share") == [
+        [pytest.approx(5 / 12), pytest.approx(1 / 12)], [0.25, 0.25]]
+    assert series(panel_results, "Member count by hour") == [
+        ["c-alpha (snapshot)", 120], ["c-beta (relative)", 30], ["c-alpha (snapshot)", 121]]
+    assert series(panel_results, "Member count by hour", "c-alpha") == [
+        ["c-alpha (snapshot)", 120], ["c-alpha (snapshot)", 121]]
 
 
 def test_no_personal_data_in_panels(panel_results: dict[str, Any]) -> None:
