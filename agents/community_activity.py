@@ -30,7 +30,14 @@ from pipeline.compute.activity import (
     apply_batch,
     latest_final_by_community,
 )
-from pipeline.compute.health.calendar import CommunityCalendar
+from pipeline.compute.anomaly import Baseline, SeasonCalendar
+from pipeline.compute.health.anomalies import (
+    HOUR_METRICS,
+    baseline_key,
+    judge_community,
+    to_anomaly,
+)
+from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar
 from pipeline.compute.health.directory import Directory
 from pipeline.compute.health.engine import (
     HealthClock,
@@ -42,7 +49,7 @@ from pipeline.compute.health.engine import apply_batch as apply_health
 from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
-from pipeline.egress.encoders import activity_record
+from pipeline.egress.encoders import activity_record, anomaly_alert_record
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Consumed, Valid, inputs_agent
 from pipeline.runtime.context import PipelineContext
@@ -50,6 +57,7 @@ from pipeline.runtime.faust_support import acting_for
 from pipeline.topics import (
     ACTIVITY_HOUR,
     ACTIVITY_MINUTE,
+    ANOMALY_ALERTS,
     CHAT_MESSAGES,
     HEALTH_DAY,
     MEMBER_EVENTS,
@@ -57,7 +65,7 @@ from pipeline.topics import (
 )
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
-from schemas.outputs import CommunityDayHealth
+from schemas.outputs import CommunityAnomaly, CommunityDayHealth
 
 AGENT_NAME = "community-activity"
 INPUTS = ((CHAT_MESSAGES, ChatMessage), (MEMBER_EVENTS, MemberEvent),
@@ -72,6 +80,9 @@ def register(ctx: PipelineContext) -> None:
     communities = ctx.app.Table("health-communities", default=None, partitions=partitions)
     members = ctx.app.Table("health-members", default=None, partitions=partitions)
     health_clocks = ctx.app.Table("health-clocks", default=None, partitions=partitions)
+    baselines = ctx.app.Table("anomaly-baselines", default=None, partitions=partitions)
+    season = SeasonCalendar(settings.community_timezone)
+    chat_topic = settings.topic(CHAT_MESSAGES.name)
     lateness_ms = settings.allowed_lateness_s * 1000
     config = HealthConfig(
         calendar=CommunityCalendar(settings.community_timezone,
@@ -131,6 +142,7 @@ def register(ctx: PipelineContext) -> None:
                 )
                 minute_results.append((chat[-1][0], clock, result))
             health_clock = HealthClock.from_wire(health_clocks.get(partition))
+            previous_horizon = health_clock.horizon_ms
             for (topic, p), event in consumed.items():
                 if p == partition:
                     health_clock.positions[topic] = max(
@@ -140,6 +152,7 @@ def register(ctx: PipelineContext) -> None:
                 [(e.message.topic, e.message.offset, r) for e, r in items], config,
                 waiting_topics(partition, health_clock),
             )
+            health.anomaly_states = judge_anomalies(previous_horizon, health_clock, health)
             health_results.append((anchors[partition], health_clock, health))
         await publish_minutes([result for _, _, result in minute_results])
         await publish_health([result for _, _, result in health_results])
@@ -155,6 +168,28 @@ def register(ctx: PipelineContext) -> None:
             with acting_for(last_event):
                 save_health(last_event.message.partition, clock, result)
 
+    def judge_anomalies(previous_horizon: int, clock: HealthClock,
+                        result: HealthResult) -> dict[str, Baseline]:
+        """Judge this batch's hour records, and every community's silent hours when the
+        fold horizon crossed an hour boundary; returns the baselines to save."""
+        by_community: dict[str, list] = defaultdict(list)
+        for record in result.hour_records:
+            by_community[record.community_id].append(record)
+        if clock.horizon_ms // HOUR_MS > previous_horizon // HOUR_MS:
+            for community_id in clock.communities:
+                by_community.setdefault(community_id, [])
+        mark = clock.marks.get(chat_topic, 0)
+        states: dict[str, Baseline] = {}
+        for community_id, records in by_community.items():
+            loaded = {metric: Baseline.from_wire(baselines.get(baseline_key(community_id, metric)))
+                      for metric in HOUR_METRICS}
+            found = judge_community(loaded, community_id, records, clock.horizon_ms,
+                                    lambda start: (mark - start) / HOUR_MS, season)
+            result.anomalies.extend(to_anomaly(r) for r in found)
+            states.update({baseline_key(community_id, metric): state
+                           for metric, state in loaded.items()})
+        return states
+
     def save_health(partition: int, clock: HealthClock, result: HealthResult) -> None:
         """Everything but deletions, then the clock, then deletions (engine docstring)."""
         for key, window in result.hours.items():
@@ -166,6 +201,8 @@ def register(ctx: PipelineContext) -> None:
             members[key] = directory.record(community_id, member_id).to_wire()
         for community_id, community in result.communities.items():
             communities[community_id] = community.to_wire()
+        for key, state in result.anomaly_states.items():
+            baselines[key] = state.to_wire()
         health_clocks[partition] = clock.to_wire()
         for key in result.closed_hours:
             hours.pop(key, None)
@@ -209,12 +246,22 @@ def register(ctx: PipelineContext) -> None:
         if day_records:
             await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
             await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
+        await publish_anomalies([a for result in results for a in result.anomalies])
         for record in latest_final_days(day_records).values():
             label = prometheus.community_label(record.community_id)
             for metric in DAY_GAUGES:
                 value = getattr(record, metric)  # None (no members): NaN, not a stale value
                 prometheus.community_day.labels(label, metric).set(
                     float("nan") if value is None else value)
+
+    async def publish_anomalies(anomalies: list[CommunityAnomaly]) -> None:
+        if not anomalies:
+            return
+        await tables.ANOMALIES.write(ctx.clickhouse, anomalies)
+        await ctx.publish(ANOMALY_ALERTS, [anomaly_alert_record(a) for a in anomalies])
+        for anomaly in anomalies:
+            event = "opened" if anomaly.status == "open" else "resolved"
+            ctx.prometheus.anomalies.labels(anomaly.metric, event, anomaly.severity).inc()
 
     inputs_agent(ctx, INPUTS, AGENT_NAME, handle)
 

@@ -79,6 +79,12 @@ HEALTH_DAY = TopicSpec(
     retention_ms=400 * DAY_MS,
     compacted=True,
 )
+ANOMALY_ALERTS = TopicSpec(
+    "alerts.community-anomalies.v1",
+    "anomaly_id",
+    "CommunityAnomaly: a community metric far from its seasonal baseline, opened / resolved.",
+    retention_ms=90 * DAY_MS,
+)
 
 SENTIMENT_ALERTS = TopicSpec(
     "alerts.sentiment.v1",
@@ -108,12 +114,14 @@ SENTIMENT_SCORES = TopicSpec(
 INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS, FUNNEL_EVENTS)
 COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 """Co-partitioned by community id and consumed together by ``community-activity``."""
-OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, SENTIMENT_ALERTS)
+OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
+                 SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
-    "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS),
+    "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS,
+               ANOMALY_ALERTS),
     "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS),
 }
 """Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""

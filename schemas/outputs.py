@@ -204,6 +204,52 @@ class CommunityDayHealth(Record):
         return f"{self.community_id}|{self.day.isoformat()}"
 
 
+AnomalyMetric = Literal["active_members", "messages", "leaves", "joins", "negative_share"]
+
+
+class CommunityAnomaly(Record):
+    """A community metric far from its own seasonal baseline: opened once, then resolved.
+
+    Keyed ``anomaly_id`` (``<community_id>|<metric>|<opening hour>``, the same when a
+    replay opens it again); consumers keep the highest ``revision`` (1 opened,
+    2 resolved).  Method: docs/metrics.md, "Anomalies".
+    """
+
+    record_name = "community_anomaly"
+
+    schema_version: Literal[1] = Field(1, description="Schema version of this record.")
+    anomaly_id: str = Field(description="Stable id: community, metric and opening hour.")
+    community_id: Identifier = Field(description="Community whose metric is anomalous.")
+    metric: AnomalyMetric = Field(
+        description="active_members, messages, leaves (leaves + removals), joins or "
+        "negative_share, per event-time hour."
+    )
+    direction: Literal["drop", "spike"] = Field(description="Below or above the baseline.")
+    status: Literal["open", "resolved"] = Field(description="open, or resolved (back to normal).")
+    window_start: datetime = Field(description="Start of the hour the anomaly opened in, UTC.")
+    window_end: datetime = Field(
+        description="Open: how far into that hour the evidence went; resolved: start of "
+        "the first normal hour."
+    )
+    expected: float = Field(
+        description="Expected value (pro rata for a partial hour) at the opening evaluation, "
+        "or at the worst one once resolved."
+    )
+    observed: float = Field(description="Observed value of the same evaluation.")
+    deviation: float = Field(
+        description="Standardised deviation (z-like; negative for a drop), capped at 12."
+    )
+    fraction: float = Field(ge=0, le=1, description="Share of its hour that evaluation covers.")
+    severity: Literal["warning", "critical"] = Field(
+        description="critical from 6 standard deviations; an anomaly never gets milder."
+    )
+    revision: int = Field(ge=1, description="1 when opened, 2 when resolved; highest wins.")
+
+    @property
+    def key(self) -> str:
+        return self.anomaly_id
+
+
 class DeadLetter(Record):
     """Why an input record was rejected; travels as headers next to the original bytes."""
 
@@ -220,5 +266,6 @@ class DeadLetter(Record):
 
 
 OUTPUT_RECORDS: tuple[type[Record], ...] = (
-    CommunityMinuteActivity, CommunityHourActivity, CommunityDayHealth, DeadLetter
+    CommunityMinuteActivity, CommunityHourActivity, CommunityDayHealth, CommunityAnomaly,
+    DeadLetter,
 )

@@ -26,7 +26,8 @@ cp "$src"/templates/*.tmpl "$out/templates/"
 # escaped for the replacement side of s|||.
 script=""
 for name in CORP_ID API_SECRET AGENT_ID PARTY_MANAGEMENT PARTY_CRISIS_PR \
-    PARTY_CROSS_DEPARTMENT PARTY_CUSTOMER_SERVICE PARTY_PLATFORM; do
+    PARTY_CROSS_DEPARTMENT PARTY_CUSTOMER_SERVICE PARTY_PLATFORM \
+    PARTY_COMMUNITY_OPERATIONS; do
     eval "value=\${WECOM_$name:-}"
     [ -n "$value" ] || continue
     case $value in

@@ -1,6 +1,6 @@
 """Which agents each worker role runs: the one place that decides a worker's shape.
 
-- ``alerts``: chat to incidents, spread, escalation timer, alert delivery
+- ``alerts``: chat to incidents, spread, escalation timer, alert and anomaly delivery
   (latency-critical; no ClickHouse);
 - ``metrics``: community activity and health, raw storage, the ClickHouse stores of the
   sentiment path, the moderator console;
@@ -16,6 +16,7 @@ from __future__ import annotations
 from agents import (
     alert_delivery,
     alert_store,
+    anomaly_delivery,
     community_activity,
     escalation_timer,
     raw_events,
@@ -41,6 +42,7 @@ def register_alert_path(ctx: PipelineContext) -> None:
     tables = sentiment_incidents.register(ctx)
     sentiment_spread.register(ctx, policy)
     escalation_timer.register(ctx, tables, deliverer, policy)
+    anomaly_delivery.register(ctx)
 
 
 def register_metrics_path(ctx: PipelineContext) -> None:

@@ -15,6 +15,7 @@ import orjson
 from pipeline.compute.escalation import SpreadSignal
 from schemas.alerts import Alert, IncidentCommand
 from schemas.outputs import (
+    CommunityAnomaly,
     CommunityDayHealth,
     CommunityHourActivity,
     CommunityMinuteActivity,
@@ -40,6 +41,10 @@ def activity_record(
 ) -> KafkaRecord:
     """A window by its key: community and window start (or local day)."""
     return window.key.encode(), window.to_json(), None
+
+
+def anomaly_alert_record(anomaly: CommunityAnomaly) -> KafkaRecord:
+    return anomaly.anomaly_id.encode(), anomaly.to_json(), None
 
 
 def spread_record(signal: SpreadSignal) -> KafkaRecord:

@@ -58,6 +58,11 @@ class PrometheusSeries:
             "(docs/metrics.md; rates as fractions).",
             ["community", "metric"], registry=registry,
         )
+        self.anomalies = Counter(
+            "pulse_community_anomalies_total",
+            "Community anomalies opened or resolved, by metric, event and severity.",
+            ["metric", "event", "severity"], registry=registry,
+        )
         self.dead_letters = Counter(
             "pulse_dead_letters_total", "Records sent to the dead-letter topic.",
             ["topic", "reason"], registry=registry,

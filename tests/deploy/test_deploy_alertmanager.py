@@ -33,6 +33,7 @@ WECOM_ENV = {
     "WECOM_PARTY_CROSS_DEPARTMENT": "13",
     "WECOM_PARTY_CUSTOMER_SERVICE": "14",
     "WECOM_PARTY_PLATFORM": "15",
+    "WECOM_PARTY_COMMUNITY_OPERATIONS": "16",
 }
 
 
@@ -47,6 +48,8 @@ def test_amtool_check_config(amtool: str) -> None:
     ("tier=moderate community=c1 incident=i1", "pulse-worker,cross-department"),
     ("tier=mild community=c1 incident=i1", "pulse-worker,customer-service"),
     ("team=platform alertname=PulseWorkerDown job=pulse-worker", "platform-oncall"),
+    ("alertname=CommunityAnomaly community=c1 metric=messages severity=warning anomaly=a1",
+     "community-operations"),
     ("alertname=Unexpected", "platform-oncall"),
 ])
 def test_routing(amtool: str, labels: str, receivers: str) -> None:

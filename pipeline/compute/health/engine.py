@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar, hour_start_ms
 from pipeline.compute.health.community import CommunityState
@@ -49,7 +50,7 @@ from pipeline.compute.hot_words import merge_counts, top_terms
 from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
-from schemas.outputs import CommunityDayHealth, CommunityHourActivity, HotWord
+from schemas.outputs import CommunityAnomaly, CommunityDayHealth, CommunityHourActivity, HotWord
 
 HOT_WORDS = 20
 
@@ -86,6 +87,8 @@ class HealthClock:
     open_hours: set[str] = field(default_factory=set)
     open_days: set[str] = field(default_factory=set)
     positions: dict[str, int] = field(default_factory=dict)
+    communities: set[str] = field(default_factory=set)
+    """Every community seen on the partition (their silent hours are judged too)."""
 
     @property
     def position(self) -> int:
@@ -93,14 +96,14 @@ class HealthClock:
 
     def to_wire(self) -> dict:
         return {"wm": self.marks, "hz": self.horizon_ms, "h": sorted(self.open_hours),
-                "d": sorted(self.open_days), "p": self.positions}
+                "d": sorted(self.open_days), "p": self.positions, "c": sorted(self.communities)}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> HealthClock:
         if not data:
             return cls()
         return cls(dict(data["wm"]), data["hz"], set(data["h"]), set(data["d"]),
-                   dict(data["p"]))
+                   dict(data["p"]), set(data.get("c", ())))
 
     def advance(self, waiting: frozenset[str], lateness_ms: int) -> None:
         """Move the fold horizon to the slowest topic with records waiting (one never read
@@ -162,6 +165,10 @@ class HealthResult:
     duplicates: int = 0
     too_late: int = 0
     conflicts: Counter[str] = field(default_factory=Counter)
+    anomalies: list[CommunityAnomaly] = field(default_factory=list)
+    """Filled by the wiring (:mod:`pipeline.compute.health.anomalies`)."""
+    anomaly_states: dict[str, Any] = field(default_factory=dict)
+    """Anomaly baselines to save with the rest, keyed community|metric."""
 
 
 Item = tuple[str, int, InputEvent]
@@ -247,6 +254,7 @@ class _Batch:
                 self.result.duplicates += 1
                 continue
             self.result.accepted[event.record_name] += 1
+            self.clock.communities.add(community_id)
             self.result.hours[key] = window
             self.summaries.pop(key, None)
             day = day_key(community_id, self.calendar.day_number(ts_ms))

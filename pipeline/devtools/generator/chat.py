@@ -6,7 +6,8 @@ post says depends on the conversation so far: answers reply to open
 questions, copy-paste chains repeat a recent text, red packets draw thanks,
 staff announcements draw "收到".  Scheduled staff posts, bot welcomes,
 newcomer introductions, spam ads and the planned negative episodes are merged
-in by event time through one heap.
+in by event time through one heap.  Injected anomalies (``anomalies``) add
+member posts (a chatter burst) or quieten members (a quiet spell).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from itertools import accumulate, count
+from typing import TYPE_CHECKING
 
 from pipeline.devtools.generator import vocabulary as vocab
 from pipeline.devtools.generator.campaigns import Campaign, shanghai_when
@@ -34,6 +36,9 @@ from pipeline.devtools.generator.clock import (
 from pipeline.devtools.generator.episodes import Episode, PlannedMessage
 from pipeline.devtools.generator.pii import PiiText, member_pii_text, spam_text
 from pipeline.devtools.generator.world import NEVER, Community, Membership, World
+
+if TYPE_CHECKING:
+    from pipeline.devtools.generator.anomalies import Injection
 
 BASE_RATE_PER_MINUTE = 3.6
 """Member posts per minute in a community of average activity, at an average hour, scale 1."""
@@ -75,7 +80,8 @@ class Message:
 
 class _CommunityChat:
     def __init__(self, world: World, community: Community, planned: list[PlannedMessage],
-                 campaigns: list[Campaign], episode_of: dict[int, Episode]) -> None:
+                 campaigns: list[Campaign], episode_of: dict[int, Episode],
+                 injections: list[Injection] | None = None) -> None:
         self.world = world
         self.episode_of = episode_of
         self.community = community
@@ -90,6 +96,8 @@ class _CommunityChat:
         self.recent: deque[Message] = deque(maxlen=30)
         self.questions: deque[Message] = deque(maxlen=8)
         self.chain: tuple[str, int] | None = None
+        self.injections = [i for i in injections or () if i.community == community.index]
+        self.spells = [i for i in self.injections if i.quiet]
 
     # scheduling
 
@@ -118,7 +126,54 @@ class _CommunityChat:
             self._schedule_member(items, member)
         for message in self.planned:
             items.append((message.ts, next(self.seq), PLANNED, message))
+        if self.injections:
+            items = self._inject(items, base)
         return [item for item in items if world.start_ms <= item[0] < world.end_ms]
+
+    def _inject(self, items: list[tuple[int, int, int, object]],
+                base: float) -> list[tuple[int, int, int, object]]:
+        """Chatter bursts add member posts; quiet spells drop the quiet members' share."""
+        rng = self.world.rng(f"anomalies/chat/{self.community.index}")
+        for burst in self.injections:
+            if not burst.adds_posts:
+                continue
+            for ms in range(burst.start_ms - burst.start_ms % MINUTE_MS, burst.end_ms, MINUTE_MS):
+                extra = (burst.factor - 1) * base * rhythm(CHAT_RHYTHM, ms + 30 * SECOND_MS)
+                for _ in range(poisson(rng, extra * burst.envelope(ms + 30 * SECOND_MS))):
+                    at = ms + rng.randrange(MINUTE_MS)
+                    if burst.envelope(at) > 0:
+                        items.append((at, next(self.seq), MEMBER, None))
+        if not self.spells:
+            return items
+        weights = {m.member_id: m.weight for m in self.community.memberships}
+        kept = []
+        for item in items:
+            ms, _, kind, _ = item
+            spell = self._spell(ms) if kind == MEMBER else None
+            if spell is not None:
+                quiet = sum(weights[m] for m, (lo, hi) in spell.quiet.items() if lo <= ms < hi)
+                if rng.random() * spell.weight < quiet:
+                    continue  # the post a quiet member would have written
+            kept.append(item)
+        return kept
+
+    def _spell(self, ms: int) -> Injection | None:
+        for spell in self.spells:
+            if spell.start_ms <= ms < spell.end_ms:
+                return spell
+        return None
+
+    def _poster(self, ms: int) -> Membership | None:
+        """A member who can post at ``ms`` (and is not quiet in a spell), by chattiness."""
+        spell = self._spell(ms) if self.spells else None
+        if spell is None:
+            return self.community.pick_poster(self.rng, ms)
+        return self.community.pick_poster(self.rng, ms,
+                                          quiet=lambda member_id: spell.is_quiet(member_id, ms))
+
+    def _can_post(self, member: Membership, ms: int) -> bool:
+        spell = self._spell(ms) if self.spells else None
+        return member.can_post(ms) and (spell is None or not spell.is_quiet(member.member_id, ms))
 
     def _staff_slots(self) -> list[tuple[int, str]]:
         """The "3+2" rhythm: 9:00, 12:00 and 20:00 every day, plus two flexible posts."""
@@ -192,7 +247,7 @@ class _CommunityChat:
 
     def _member(self, ms: int, _: object) -> None:
         rng = self.rng
-        member = self.community.pick_poster(rng, ms)
+        member = self._poster(ms)
         if member is None:
             return
         if self.chain is not None and rng.random() < 0.55:
@@ -334,7 +389,7 @@ class _CommunityChat:
         self.emit(ms, self.community.bot_id, "bot", "text", text, mentions=(member.member_id,))
 
     def _intro(self, ms: int, member: Membership) -> None:
-        if member.can_post(ms):
+        if self._can_post(member, ms):
             self._remember(self.emit(ms, member.member_id, "member", "text",
                                      vocab.newbie(self.rng, self.theme)))
 
@@ -343,7 +398,7 @@ class _CommunityChat:
         self.emit(ms, member.member_id, "member", "text", pii.text, pii=pii)
 
     def _last_words(self, ms: int, member: Membership) -> None:
-        if member.can_post(ms):
+        if self._can_post(member, ms):
             self._text(ms, member, self.rng.choice(("discussion", "chitchat", "share")))
 
     def _staff_answer(self, ms: int, question: Message) -> None:
@@ -357,24 +412,25 @@ class _CommunityChat:
                   vocab.bot_auto_reply(self.rng, self.theme), reply_to=question.message_id)
 
     def _thanks(self, ms: int, _: object) -> None:
-        member = self.community.pick_poster(self.rng, ms)
+        member = self._poster(ms)
         if member is not None:
             self.emit(ms, member.member_id, "member", "text", self.rng.choice(vocab.THANKS),
                       mechanical=True)
 
     def _ack(self, ms: int, _: object) -> None:
-        member = self.community.pick_poster(self.rng, ms)
+        member = self._poster(ms)
         if member is not None:
             self.emit(ms, member.member_id, "member", "text",
                       self.rng.choice(vocab.MECHANICAL[:8]), mechanical=True)
 
 
-def simulate_chat(world: World, episodes: list[Episode],
-                  campaigns: list[Campaign]) -> list[Message]:
+def simulate_chat(world: World, episodes: list[Episode], campaigns: list[Campaign],
+                  injections: list[Injection] | None = None) -> list[Message]:
     """All chat messages, per community in event-time order; fills episode message ids."""
     episode_of = {id(m): e for e in episodes for m in e.messages}
     messages: list[Message] = []
     for community in world.communities:
         planned = [m for e in episodes for m in e.messages if m.community == community.index]
-        messages.extend(_CommunityChat(world, community, planned, campaigns, episode_of).run())
+        messages.extend(_CommunityChat(world, community, planned, campaigns, episode_of,
+                                       injections).run())
     return messages

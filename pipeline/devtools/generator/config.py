@@ -33,6 +33,9 @@ class GeneratorConfig:
     """Events delivered 3-6 h late: past every window's lateness (raw storage only)."""
     snapshots: bool = False
     """Half-way through, every other community's member list arrives as a snapshot."""
+    anomalies: int = 0
+    """Hour-scale anomalies injected per community after the first 8 days (chatter burst,
+    quiet spell, mass leave in turn), listed in ``GroundTruth.anomalies``; needs days >= 9."""
 
     def __post_init__(self) -> None:
         if self.communities < 1:
@@ -41,6 +44,10 @@ class GeneratorConfig:
             raise ValueError("days must be in (0, 400]")
         if not 0 < self.scale <= 100:
             raise ValueError("scale must be in (0, 100]")
+        if not 0 <= self.anomalies <= 20:
+            raise ValueError("anomalies must be in [0, 20] per community")
+        if self.anomalies and self.days < 9:
+            raise ValueError("anomalies start after 8 days of history: days must be >= 9")
         if self.max_late_s < 1:
             raise ValueError("max_late_s must be >= 1")
         for name in ("late_rate", "duplicate_rate", "malformed_rate", "stale_rate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.devtools.generator import population
+from pipeline.devtools.generator.anomalies import anomaly_truth, plan_anomalies
 from pipeline.devtools.generator.campaigns import run_campaigns
 from pipeline.devtools.generator.chat import simulate_chat
 from pipeline.devtools.generator.clock import DAY_MS, from_ms
@@ -40,10 +41,12 @@ def generate(config: GeneratorConfig) -> GeneratedStream:
     population.assign_leaves(world)
     population.choose_silent(world)
     episodes = plan_episodes(world) if config.episodes else []
-    messages = simulate_chat(world, episodes, campaigns)
+    injections = plan_anomalies(world, episodes, campaigns)
+    messages = simulate_chat(world, episodes, campaigns, injections)
     orders = simulate_orders(world, campaigns)
     events = serialise(world, messages, campaigns, orders)
     rngs = {name: world.rng(name) for name in ("late", "duplicate", "malformed")}
     records, dead_letters = deliver(events, config, rngs)
-    truth = build_truth(world, messages, episodes, campaigns, orders, records, dead_letters)
+    truth = build_truth(world, messages, episodes, campaigns, orders, records, dead_letters,
+                        anomaly_truth(world, injections))
     return GeneratedStream(records, truth)

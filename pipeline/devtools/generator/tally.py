@@ -15,6 +15,7 @@ from pipeline.devtools.generator.episodes import Episode
 from pipeline.devtools.generator.orders import Order
 from pipeline.devtools.generator.stream import OutRecord
 from pipeline.devtools.generator.truth import (
+    AnomalyTruth,
     CommunityTruth,
     EpisodeTruth,
     ExpectedDeadLetter,
@@ -170,7 +171,8 @@ def topic_counts(records: list[OutRecord]) -> dict[str, KindCounts]:
 
 def build_truth(world: World, messages: list[Message], planned: list[Episode],
                 campaigns: list[Campaign], all_orders: list[Order], records: list[OutRecord],
-                dead_letters: list[ExpectedDeadLetter]) -> GroundTruth:
+                dead_letters: list[ExpectedDeadLetter],
+                anomalies: list[AnomalyTruth] | None = None) -> GroundTruth:
     return GroundTruth(
         config=world.config.echo(from_ms(world.start_ms)),
         start=from_ms(world.start_ms), end=from_ms(world.end_ms), records=len(records),
@@ -178,5 +180,5 @@ def build_truth(world: World, messages: list[Message], planned: list[Episode],
         dead_letters=dead_letters, communities=communities(world, messages),
         silent_members=silent_members(world, messages), episodes=episodes(world, planned),
         funnels=funnels(world, campaigns), orders=orders(all_orders),
-        pii_messages=pii_messages(world, messages),
+        pii_messages=pii_messages(world, messages), anomalies=anomalies or [],
     )

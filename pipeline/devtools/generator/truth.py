@@ -111,6 +111,29 @@ class PiiMessage(_Model):
     values: list[str] = Field(description="The personal data exactly as written in the text.")
 
 
+class AnomalyTruth(_Model):
+    """An injected hour-scale anomaly (``GeneratorConfig.anomalies``): what changed, when.
+
+    ``magnitude``: for messages and active members the factor on the usual rate at
+    the anomaly's plateau (5.2: x5.2; 0.15: -85%; member messages for a quiet
+    spell's messages drop, expected distinct members per hour for active
+    members); for leaves the number of members who left.
+    """
+
+    anomaly_id: str = Field(description="One per injected anomaly; shared by its entries.")
+    community_id: str
+    metric: Literal["messages", "active_members", "leaves"]
+    direction: Literal["spike", "drop"]
+    start: datetime = Field(description="Onset (a random minute), inclusive.")
+    end: datetime = Field(description="When it is over, exclusive.")
+    magnitude: float
+    cause: Literal["chatter_burst", "quiet_spell", "mass_leave"]
+    primary: bool = Field(default=True, description="False: a consequence of the anomaly "
+                          "on another metric (a quiet spell's messages drop).")
+    member_ids: list[str] = Field(default_factory=list,
+                                  description="Who left (a mass leave).")
+
+
 class GroundTruth(_Model):
     config: dict[str, Any]
     start: datetime
@@ -127,6 +150,9 @@ class GroundTruth(_Model):
     funnels: list[FunnelTruth]
     orders: OrdersTruth
     pii_messages: list[PiiMessage]
+    anomalies: list[AnomalyTruth] = Field(
+        default_factory=list, description="Injected anomalies, in onset order (none unless "
+        "GeneratorConfig.anomalies).")
 
     def minute_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(community_id, minute ISO) -> (messages, speakers), for minutes with messages."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -69,8 +70,9 @@ class Community:
         self.by_member[membership.member_id] = membership
         self._cumulative = []
 
-    def pick_poster(self, rng: random.Random, ms: int, tries: int = 60) -> Membership | None:
-        """A member who can post at ``ms``, drawn by chattiness."""
+    def pick_poster(self, rng: random.Random, ms: int, tries: int = 60,
+                    quiet: Callable[[str], bool] | None = None) -> Membership | None:
+        """A member who can post at ``ms``, drawn by chattiness (and not ``quiet``)."""
         if not self._cumulative:
             self._cumulative = list(accumulate(m.weight for m in self.memberships))
         cumulative = self._cumulative
@@ -80,7 +82,8 @@ class Community:
         for _ in range(tries):
             index = bisect.bisect_right(cumulative, rng.random() * total)
             member = self.memberships[min(index, len(self.memberships) - 1)]
-            if member.can_post(ms) and not member.spammer:
+            if (member.can_post(ms) and not member.spammer
+                    and (quiet is None or not quiet(member.member_id))):
                 return member
         return None
 

@@ -26,6 +26,7 @@ from schemas.alerts import Alert
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
 from schemas.outputs import (
+    CommunityAnomaly,
     CommunityDayHealth,
     CommunityHourActivity,
     CommunityMinuteActivity,
@@ -149,6 +150,9 @@ HEALTH_DAY: TableSpec[CommunityDayHealth] = model_table(
     "community_health_day", _fields(CommunityDayHealth),
     {"is_final": int, "hot_words": lambda words: [(w.word, w.count) for w in words]},
 )
+ANOMALIES: TableSpec[CommunityAnomaly] = model_table(
+    "community_anomalies", _fields(CommunityAnomaly),
+)
 
 MESSAGE_SENTIMENT: TableSpec[ScoredMessage] = TableSpec(
     "message_sentiment",
@@ -180,6 +184,6 @@ def alerts_identity(alerts: Sequence[Alert]) -> str:
 
 
 ALL_TABLES: tuple[TableSpec, ...] = (
-    *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY,
+    *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALIES,
     MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
 )

@@ -106,3 +106,28 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (community_id, day)
 TTL day + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Anomalies of community metrics against their seasonal baselines: one row per
+-- revision (1 opened, 2 resolved); the latest is the anomaly's state.
+CREATE TABLE IF NOT EXISTS {db}.community_anomalies
+(
+    anomaly_id      String,
+    community_id    LowCardinality(String),
+    metric          LowCardinality(String),
+    direction       LowCardinality(String),
+    status          LowCardinality(String),
+    window_start    DateTime('UTC'),
+    window_end      DateTime('UTC'),
+    expected        Float64,
+    observed        Float64,
+    deviation       Float64,
+    fraction        Float64,
+    severity        LowCardinality(String),
+    revision        UInt8,
+    updated_at      DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (community_id, anomaly_id)
+TTL window_start + INTERVAL {retention_days} DAY
+SETTINGS non_replicated_deduplication_window = 1000;
