@@ -51,7 +51,7 @@ from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import activity_record, anomaly_alert_record
 from pipeline.ingress.batches import offsets_identity
-from pipeline.ingress.edge import Consumed, Valid, inputs_agent
+from pipeline.ingress.edge import Consumed, inputs_agent
 from pipeline.runtime.context import PipelineContext
 from pipeline.runtime.faust_support import acting_for
 from pipeline.topics import (
@@ -62,14 +62,18 @@ from pipeline.topics import (
     HEALTH_DAY,
     MEMBER_EVENTS,
     MEMBERSHIP_SNAPSHOTS,
+    SENTIMENT_SCORES,
 )
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.outputs import CommunityAnomaly, CommunityDayHealth
+from schemas.scores import ScoredMessage, decode_chunk
 
 AGENT_NAME = "community-activity"
 INPUTS = ((CHAT_MESSAGES, ChatMessage), (MEMBER_EVENTS, MemberEvent),
           (MEMBERSHIP_SNAPSHOTS, MembershipSnapshot))
+INTERNAL = ((SENTIMENT_SCORES, decode_chunk),)
+"""Scored messages from the alert path (negative share); co-partitioned by community."""
 def register(ctx: PipelineContext) -> None:
     settings = ctx.settings
     partitions = settings.topic_partitions
@@ -90,6 +94,7 @@ def register(ctx: PipelineContext) -> None:
         lateness_ms=settings.hour_allowed_lateness_s * 1000,
         terms=message_terms,
         copy_window_ms=settings.copy_window_s * 1000,
+        followers=frozenset(settings.topic(spec.name) for spec, _ in INTERNAL),
     )
     directory = Directory()
     loaded_partitions: set[int] = set()
@@ -102,7 +107,7 @@ def register(ctx: PipelineContext) -> None:
             directory.load(members.items())
             loaded_partitions.update(partitions_seen)
 
-    physical = tuple(settings.topic(spec.name) for spec, _ in INPUTS)
+    physical = tuple(settings.topic(spec.name) for spec, _ in (*INPUTS, *INTERNAL))
 
     def waiting_topics(partition: int, clock: HealthClock) -> frozenset[str]:
         """Input topics of ``partition`` with records past what the clock has consumed, by the
@@ -115,14 +120,17 @@ def register(ctx: PipelineContext) -> None:
                 waiting.add(topic)
         return frozenset(waiting)
 
-    async def handle(valid: Valid[InputEvent], consumed: Consumed) -> None:
+    async def handle(valid: list[tuple[EventT, InputEvent | ScoredMessage]],
+                     consumed: Consumed) -> None:
         by_model: dict[type, list] = defaultdict(list)
         for event, record in valid:
-            by_model[type(record)].append((event, record))
+            if isinstance(record, InputEvent):
+                by_model[type(record)].append((event, record))
         for model, items in by_model.items():
             await tables.RAW_TABLES[model].write(
                 ctx.clickhouse, items, offsets_identity([e for e, _ in items]))
-        by_partition: dict[int, list[tuple[EventT, InputEvent]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[EventT, InputEvent | ScoredMessage]]] = (
+            defaultdict(list))
         for event, record in valid:
             by_partition[event.message.partition].append((event, record))
         anchors: dict[int, EventT] = {}
@@ -263,7 +271,7 @@ def register(ctx: PipelineContext) -> None:
             event = "opened" if anomaly.status == "open" else "resolved"
             ctx.prometheus.anomalies.labels(anomaly.metric, event, anomaly.severity).inc()
 
-    inputs_agent(ctx, INPUTS, AGENT_NAME, handle)
+    inputs_agent(ctx, INPUTS, AGENT_NAME, handle, internal=INTERNAL)
 
 
 def latest_final_days(records: list[CommunityDayHealth]) -> dict[str, CommunityDayHealth]:

@@ -61,6 +61,11 @@ SLOT_DESCRIPTION = (
     "PULSE_SLOT_MINUTES wide."
 )
 NO_MEMBERS = " None when member_count <= 0."
+SCORED_DESCRIPTION = (
+    "Member text messages the sentiment path scored (not mechanical); their polarity uses "
+    "PULSE_POSITIVE_SCORE / PULSE_NEGATIVE_SCORE, a message escalation found negative counts "
+    "negative."
+)
 
 
 class CommunityHourActivity(Record):
@@ -100,6 +105,12 @@ class CommunityHourActivity(Record):
     member_count: int = Field(description="Members at window end (see member_count_anchor).")
     member_count_anchor: MemberCountAnchor = Field(description=ANCHOR_DESCRIPTION)
     speaking_rate: float | None = Field(description="speakers / member_count." + NO_MEMBERS)
+    scored_messages: int = Field(ge=0, description=SCORED_DESCRIPTION)
+    positive_messages: int = Field(ge=0, description="Scored messages graded positive.")
+    negative_messages: int = Field(ge=0, description="Scored messages graded negative.")
+    negative_share: float | None = Field(
+        description="negative_messages / scored_messages; None without scored messages."
+    )
     is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
     revision: int = Field(ge=0, description="Monotonic per window; highest wins.")
 
@@ -195,6 +206,16 @@ class CommunityDayHealth(Record):
     hot_words: list[HotWord] = Field(
         description="Top 20 words of members' content texts by count (ties by word), "
         "personal data masked before segmentation."
+    )
+    scored_messages: int = Field(ge=0, description=SCORED_DESCRIPTION)
+    positive_messages: int = Field(ge=0, description="Scored messages graded positive.")
+    negative_messages: int = Field(ge=0, description="Scored messages graded negative.")
+    positive_share: float | None = Field(
+        description="positive_messages / scored_messages (target >= 0.6); None without "
+        "scored messages."
+    )
+    negative_share: float | None = Field(
+        description="negative_messages / scored_messages; None without scored messages."
     )
     is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
     revision: int = Field(ge=0, description="Monotonic per window; highest wins.")

@@ -29,12 +29,24 @@ class ScoredMessage:
     crisis_terms: tuple[str, ...]
 
 
+TIME_SLICE_MS = 600_000
+"""Chunks cover at most ten minutes of event time, sent in time order (below)."""
+
+
 def encode_chunks(scored: list[ScoredMessage]) -> Iterator[tuple[bytes, bytes]]:
-    """``(key, value)`` records: per community, at most ``CHUNK_ROWS`` rows each."""
-    by_community: dict[str, list[ScoredMessage]] = {}
+    """``(key, value)`` records: per community and ten-minute slice of event time, at most
+    ``CHUNK_ROWS`` rows each, slices in time order.
+
+    A batch can span hours of event time (a worker catching up).  Chunks by community
+    alone would put each community's hours behind the previous community's on the
+    shared partition, so the reader's per-partition watermark would call most of them
+    too late; slices keep the partition in event-time order to within ten minutes.
+    """
+    by_slice: dict[tuple[int, str], list[ScoredMessage]] = {}
     for message in scored:
-        by_community.setdefault(message.community_id, []).append(message)
-    for community, messages in by_community.items():
+        by_slice.setdefault((message.ts_ms // TIME_SLICE_MS, message.community_id),
+                            []).append(message)
+    for (_slice, community), messages in sorted(by_slice.items()):
         for start in range(0, len(messages), CHUNK_ROWS):
             rows = messages[start : start + CHUNK_ROWS]  # orjson writes dataclasses natively
             yield community.encode(), orjson.dumps({"schema_version": 1, "rows": rows})

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faust.types import EventT
 
 from pipeline.egress.clickhouse.tables import DEAD_LETTERS
 from pipeline.egress.encoders import dead_letter_record
 from pipeline.ingress.batches import batch_agent, offsets_identity
+from pipeline.ingress.internal import readable
 from pipeline.runtime.context import PipelineContext
 from pipeline.topics import DEAD_LETTER, TopicSpec
 from schemas.base import InputEvent
@@ -61,13 +62,18 @@ def inputs_agent(
     inputs: Sequence[tuple[TopicSpec, type[InputEvent]]],
     name: str,
     handle_valid: Callable[[Valid, Consumed], Awaitable[None]],
+    internal: Sequence[tuple[TopicSpec, Callable[[bytes], list[Any]]]] = (),
 ) -> None:
-    """One agent on several co-partitioned input topics (Faust assigns partition *p* of
-    each to the same worker): ``handle_valid`` gets their valid events in arrival order,
-    and how far each topic-partition was consumed (so a batch of rejects still counts)."""
+    """One agent on several co-partitioned topics (Faust assigns partition *p* of each to
+    the same worker): ``handle_valid`` gets the valid records in arrival order, each with
+    its event, and how far each topic-partition was consumed (so a batch of rejects still
+    counts).  ``inputs`` are validated at the edge (rejects to the DLQ); ``internal``
+    topics carry our own records, read with their parser (several records per message
+    allowed; an unreadable one is logged and skipped, see ``internal.readable``)."""
     by_name = {ctx.settings.topic(spec.name): (spec, model) for spec, model in inputs}
+    parsers = {ctx.settings.topic(spec.name): (spec, parse) for spec, parse in internal}
     source = ctx.app.topic(
-        *by_name, key_serializer="raw", value_serializer="raw",
+        *by_name, *parsers, key_serializer="raw", value_serializer="raw",
         partitions=ctx.settings.topic_partitions, internal=False,
     )
 
@@ -75,16 +81,22 @@ def inputs_agent(
         groups: dict[str, list[EventT]] = {}
         for event in events:
             groups.setdefault(event.message.topic, []).append(event)
-        valid_ids: dict[int, InputEvent] = {}
+        records: dict[int, list[Any]] = {}
         for topic, group in groups.items():
+            if topic in parsers:
+                parse = parsers[topic][1]
+                for event in group:
+                    records[id(event)] = readable(event, parse)
+                continue
             spec, model = by_name[topic]
             for event, record in await validate_batch(ctx, spec, model, group):
-                valid_ids[id(event)] = record
-        valid = [(e, valid_ids[id(e)]) for e in events if id(e) in valid_ids]
+                records[id(event)] = [record]
+        valid = [(e, r) for e in events for r in records.get(id(e), ())]
         consumed: Consumed = {(e.message.topic, e.message.partition): e for e in events}
         await handle_valid(valid, consumed)
         for topic, group in groups.items():
-            ctx.prometheus.events_processed.labels(by_name[topic][0].name).inc(len(group))
+            spec = by_name[topic][0] if topic in by_name else parsers[topic][0]
+            ctx.prometheus.events_processed.labels(spec.name).inc(len(group))
 
     batch_agent(ctx, source, name, handle)
 

@@ -22,7 +22,8 @@ from pipeline.app.settings import Settings
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
-from pipeline.topics import ACTIVITY_HOUR, CHAT_MESSAGES, HEALTH_DAY
+from pipeline.topics import ACTIVITY_HOUR, CHAT_MESSAGES, HEALTH_DAY, SENTIMENT_SCORES
+from schemas.scores import decode_chunk
 from tests.pipeline.compute.health.oracle import accepted_events, day_health, hour_counts
 from tests.support import HEALTH_STREAM, wait_until_committed
 
@@ -32,7 +33,8 @@ TOPICS = {"community.chat.messages.v1": "chat", "community.member.events.v1": "m
           "community.membership.snapshots.v1": "snapshots"}
 DAY_FIELDS = ("messages", "interactions", "real_interactions", "mechanical_messages",
               "copy_messages", "speakers", "dau", "wau", "mau", "joins", "leaves", "removals",
-              "member_count", "member_count_anchor", "membership_conflicts", "ugc_messages")
+              "member_count", "member_count_anchor", "membership_conflicts", "ugc_messages",
+              "scored_messages", "positive_messages", "negative_messages")
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -63,6 +65,23 @@ def oracle_input(stream, partitions: int) -> list[dict]:
                       "member_ids": value["member_ids"]}
         out.append(event)
     return out
+
+
+def scored_events(settings: Settings) -> list[dict]:
+    """The scored messages the alert path published, in each partition's offset order (the
+    order the health agent reads them in)."""
+    consumer = KafkaConsumer(
+        settings.topic(SENTIMENT_SCORES.name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    try:
+        records = sorted(consumer, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+    return [{"topic": "scores", "partition": r.partition, "community_id": m.community_id,
+             "ts": m.ts_ms, "id": "s:" + m.message_id, "polarity": m.polarity}
+            for r in records for m in decode_chunk(r.value)
+            if not m.community_id.startswith("zz-flush-")]
 
 
 def send_flush(settings: Settings, after: datetime) -> None:
@@ -128,7 +147,7 @@ def stored_hours(settings: Settings) -> dict[tuple[str, int], tuple[int, int, in
 
 def check_exact(settings: Settings, stream) -> dict:
     lateness = settings.hour_allowed_lateness_s * 1000
-    events = oracle_input(stream, settings.topic_partitions)
+    events = oracle_input(stream, settings.topic_partitions) + scored_events(settings)
     expected = day_health(events, lateness)
     days = stored_days(settings)
     assert sorted(set(expected) - set(days)) == [] and sorted(set(days) - set(expected)) == []
@@ -168,11 +187,18 @@ def test_day_and_hour_health_equal_the_brute_force(
     expected = check_exact(pipeline_settings, stream)
     assert len(expected) >= 4 * 3
     assert {v["member_count_anchor"] for v in expected.values()} == {"snapshot", "relative"}
-    events = oracle_input(stream, pipeline_settings.topic_partitions)
-    _, too_late = accepted_events(events, pipeline_settings.hour_allowed_lateness_s * 1000)
-    assert too_late > 0
+    inputs = oracle_input(stream, pipeline_settings.topic_partitions)
+    scores = scored_events(pipeline_settings)
+    lateness = pipeline_settings.hour_allowed_lateness_s * 1000
+    _, too_late = accepted_events(inputs + scores, lateness)
+    _, inputs_too_late = accepted_events(inputs, lateness)
+    assert inputs_too_late > 0
     assert metrics['pulse_window_too_late_total{window="hour"}'] == too_late
-    assert metrics['pulse_window_too_late_total{window="minute"}'] > too_late
+    assert metrics['pulse_window_too_late_total{window="minute"}'] > inputs_too_late
+    # scores follow their chat messages: the alert path keeps them in event-time order
+    _, scores_too_late = accepted_events(scores, lateness)
+    assert scores_too_late <= inputs_too_late
+    assert sum(v["scored_messages"] for v in expected.values()) > 0.9 * len(scores)
     community = stream.truth.communities[0].community_id
     assert metrics[f'pulse_community_day{{community="{community}",metric="dau"}}'] > 0
 

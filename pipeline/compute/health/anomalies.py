@@ -25,13 +25,15 @@ from pipeline.compute.anomaly import (
 )
 from schemas.outputs import CommunityAnomaly, CommunityHourActivity
 
-HOUR_METRICS: dict[str, Callable[[CommunityHourActivity], int]] = {
-    "active_members": lambda r: r.active_members,
-    "messages": lambda r: r.messages,
-    "leaves": lambda r: r.leaves + r.removals,
-    "joins": lambda r: r.joins,
+HOUR_METRICS: dict[str, Callable[[CommunityHourActivity], tuple[float, float | None]]] = {
+    "active_members": lambda r: (r.active_members, None),
+    "messages": lambda r: (r.messages, None),
+    "leaves": lambda r: (r.leaves + r.removals, None),
+    "joins": lambda r: (r.joins, None),
+    "negative_share": lambda r: (r.negative_messages / r.scored_messages
+                                 if r.scored_messages else 0.0, r.scored_messages),
 }
-"""The count metrics judged per hour (negative share comes from the sentiment path)."""
+"""Metric -> (value, denominator) of an hour record: four counts and one share."""
 
 MAX_SILENT_HOURS = 24 * 31
 """Silent hours filled at most at once: a community quiet for longer restarts its series."""
@@ -61,13 +63,14 @@ def judge_community(
                          calendar, found)
         for record in by_start:
             start = _ms(record.window_start)
+            value, denominator = value_of(record)
             if record.is_final:
                 series.fill_silent(start)
-                series.judge(start, value_of(record), 1.0, True)
+                series.judge(start, value, 1.0, True, denominator)
             else:
                 fraction = min(1.0, fraction_of(start))
                 if fraction > 0:
-                    series.judge(start, value_of(record), fraction, False)
+                    series.judge(start, value, fraction, False, denominator)
         series.fill_silent(horizon_ms - horizon_ms % HOUR_MS)
     return found
 
@@ -80,8 +83,11 @@ class _Series:
         self.state, self.spec = state, METRICS_BY_NAME[metric]
         self.community_id, self.calendar, self.found = community_id, calendar, found
 
-    def judge(self, hour_ms: int, value: float, fraction: float, final: bool) -> None:
-        verdict = observe(self.state, self.spec, hour_ms, value, fraction, final,
+    def judge(self, hour_ms: int, value: float, fraction: float, final: bool,
+              denominator: float | None = None) -> None:
+        if self.spec.kind == "ratio" and denominator is None:
+            denominator = 0.0
+        verdict = observe(self.state, self.spec, hour_ms, value, fraction, final, denominator,
                           calendar=self.calendar)
         record = anomaly_record(self.community_id, verdict)
         if record is not None:

@@ -51,6 +51,7 @@ from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.outputs import CommunityAnomaly, CommunityDayHealth, CommunityHourActivity, HotWord
+from schemas.scores import ScoredMessage
 
 HOT_WORDS = 20
 
@@ -74,6 +75,8 @@ class HealthConfig:
     lateness_ms: int
     terms: Terms
     copy_window_ms: int = COPY_WINDOW_MS
+    followers: frozenset[str] = frozenset()
+    """Topics derived from another (scored messages): they never lead the fold horizon."""
 
 
 @dataclass(slots=True)
@@ -105,15 +108,19 @@ class HealthClock:
         return cls(dict(data["wm"]), data["hz"], set(data["h"]), set(data["d"]),
                    dict(data["p"]), set(data.get("c", ())))
 
-    def advance(self, waiting: frozenset[str], lateness_ms: int) -> None:
+    def advance(self, waiting: frozenset[str], lateness_ms: int,
+                followers: frozenset[str] = frozenset()) -> None:
         """Move the fold horizon to the slowest topic with records waiting (one never read
         from holds it where it is), or to the fastest when all are caught up, less the
-        lateness."""
-        if not self.marks:
+        lateness.  ``followers`` (topics derived from another, like scored messages) may
+        hold the horizon back but never lead it: a worker ahead of this one on the source
+        topic must not close hours this one has not read yet."""
+        leaders = [mark for topic, mark in self.marks.items() if topic not in followers]
+        if not leaders:
             return
         marks = [self.marks.get(topic, 0) for topic in waiting]
-        leading = min(marks) if marks else max(self.marks.values())
-        self.horizon_ms = max(self.horizon_ms, leading - lateness_ms)
+        leading = min(marks) if marks else max(leaders)
+        self.horizon_ms = max(self.horizon_ms, min(leading, max(leaders)) - lateness_ms)
 
 
 @dataclass(slots=True)
@@ -171,7 +178,7 @@ class HealthResult:
     """Anomaly baselines to save with the rest, keyed community|metric."""
 
 
-Item = tuple[str, int, InputEvent]
+Item = tuple[str, int, InputEvent | ScoredMessage]
 """(topic name, offset, event) in the partition's arrival order."""
 
 
@@ -228,7 +235,7 @@ class _Batch:
         lateness = self.config.lateness_ms
         for topic, offset, event in items:
             self.clock.positions[topic] = max(self.clock.positions.get(topic, 0), offset + 1)
-            ts_ms = _ms(event.ts)
+            ts_ms = event.ts_ms if isinstance(event, ScoredMessage) else _ms(event.ts)
             start = hour_start_ms(ts_ms)
             community_id = event.community_id  # type: ignore[attr-defined]
             key = hour_key(community_id, start)
@@ -248,12 +255,14 @@ class _Batch:
                 new = window.add_member_event(event, ts_ms)
             elif isinstance(event, MembershipSnapshot):
                 new = window.add_snapshot(event, ts_ms)
+            elif isinstance(event, ScoredMessage):
+                new = window.add_score(event)
             else:
                 raise TypeError(f"not a community event: {type(event).__name__}")
             if not new:
                 self.result.duplicates += 1
                 continue
-            self.result.accepted[event.record_name] += 1
+            self.result.accepted[type(event).__name__] += 1
             self.clock.communities.add(community_id)
             self.result.hours[key] = window
             self.summaries.pop(key, None)
@@ -266,7 +275,7 @@ class _Batch:
 
     def close_due(self, waiting: frozenset[str]) -> None:
         """Fold hours and close days up to the new horizon, in event-time order."""
-        self.clock.advance(waiting, self.config.lateness_ms)
+        self.clock.advance(waiting, self.config.lateness_ms, self.config.followers)
         horizon = self.clock.horizon_ms
         due: list[tuple[int, int, str]] = []
         for key in self.clock.open_hours:
@@ -364,7 +373,9 @@ class _Batch:
             senders=len(s.senders), slot_interactions=s.slot_interactions, joins=s.joins,
             leaves=s.leaves, removals=s.removals, net_growth=s.net_growth,
             member_count=members, member_count_anchor=community.anchor,
-            speaking_rate=_ratio(len(s.speakers), members), is_final=final,
+            speaking_rate=_ratio(len(s.speakers), members), scored_messages=s.scored,
+            positive_messages=s.polarity[1], negative_messages=s.polarity[2],
+            negative_share=_ratio(s.polarity[2], s.scored), is_final=final,
             revision=self.revision(final),
         )
 
@@ -412,6 +423,7 @@ class _Batch:
             total.joins += part.joins
             total.leaves += part.leaves
             total.removals += part.removals
+            total.polarity = [a + b for a, b in zip(total.polarity, part.polarity, strict=True)]
         words = merge_counts([p.words for p in parts + open_parts])
         community = self.community(community_id)
         members = community.member_count
@@ -439,6 +451,10 @@ class _Batch:
             real_interaction_rate=_ratio(dau, members), weekly_active_rate=_ratio(wau, members),
             interactions_per_member_30d=_ratio(month_interactions, members),
             hot_words=[HotWord(word=w, count=n) for w, n in top_terms(words, HOT_WORDS)],
+            scored_messages=total.scored, positive_messages=total.polarity[1],
+            negative_messages=total.polarity[2],
+            positive_share=_ratio(total.polarity[1], total.scored),
+            negative_share=_ratio(total.polarity[2], total.scored),
             is_final=final, revision=self.revision(final),
         )
 

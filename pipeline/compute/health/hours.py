@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar
 from pipeline.compute.interaction import COPY_WINDOW_MS, copy_key, is_mechanical
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from schemas.scores import ScoredMessage
 
 ROLES = ("member", "staff", "bot")
+POLARITIES = ("neutral", "positive", "negative")
 CONTENT, MECHANICAL, SYSTEM = 0, 1, 2
 """Message kinds: content, a mechanical reply, a system message (never an interaction)."""
 
@@ -43,6 +45,7 @@ class HourWindow:
     ``messages``: id -> [ts_ms, role index, sender id, kind, copy key, in a 3+2 slot];
     ``member_events``: id -> [ts_ms, member id, action];
     ``snapshots``: id -> [ts_ms, sorted member ids];
+    ``scores``: scored message id -> polarity index (from the sentiment path);
     ``words``: hot-word counts of the members' text messages.
     """
 
@@ -50,6 +53,7 @@ class HourWindow:
     member_events: dict[str, list] = field(default_factory=dict)
     snapshots: dict[str, list] = field(default_factory=dict)
     words: Counter[str] = field(default_factory=Counter)
+    scores: dict[str, int] = field(default_factory=dict)
 
     def add_message(self, message: ChatMessage, ts_ms: int, calendar: CommunityCalendar,
                     terms: Terms) -> bool:
@@ -77,16 +81,22 @@ class HourWindow:
         self.snapshots[snapshot.snapshot_id] = [ts_ms, sorted(set(snapshot.member_ids))]
         return True
 
+    def add_score(self, scored: ScoredMessage) -> bool:
+        if scored.message_id in self.scores:
+            return False
+        self.scores[scored.message_id] = POLARITIES.index(scored.polarity)
+        return True
+
     def to_wire(self) -> dict:
         return {"m": self.messages, "e": self.member_events, "s": self.snapshots,
-                "w": dict(self.words)}
+                "w": dict(self.words), "p": self.scores}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> HourWindow:
         if not data:
             return cls()
         return cls(dict(data.get("m", {})), dict(data.get("e", {})), dict(data.get("s", {})),
-                   Counter(data.get("w", {})))
+                   Counter(data.get("w", {})), dict(data.get("p", {})))
 
 
 @dataclass(slots=True)
@@ -103,6 +113,8 @@ class HourSummary:
     joins: int = 0
     leaves: int = 0
     removals: int = 0
+    polarity: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """Scored messages: neutral, positive, negative."""
     speakers: set[str] = field(default_factory=set)
     active: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
@@ -123,19 +135,23 @@ class HourSummary:
     def net_growth(self) -> int:
         return self.joins - self.leaves - self.removals
 
+    @property
+    def scored(self) -> int:
+        return sum(self.polarity)
+
     def counts(self) -> list[int]:
         """The additive part, for the day's store of closed hours."""
         return [self.messages, *self.by_role, self.system_messages, self.system_by_staff_bot,
                 self.interactions, self.mechanical, self.copies, self.slot_interactions,
-                self.joins, self.leaves, self.removals]
+                self.joins, self.leaves, self.removals, *self.polarity]
 
     @classmethod
     def from_counts(cls, counts: list[int], words: dict[str, int]) -> HourSummary:
         (messages, member, staff, bot, system, system_sb, interactions, mechanical, copies,
-         slot, joins, leaves, removals) = counts
+         slot, joins, leaves, removals, neutral, positive, negative) = counts
         return cls(messages, [member, staff, bot], system, interactions, mechanical, copies,
-                   slot, joins, leaves, removals, words=Counter(words),
-                   system_by_staff_bot=system_sb)
+                   slot, joins, leaves, removals, [neutral, positive, negative],
+                   words=Counter(words), system_by_staff_bot=system_sb)
 
 
 def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourSummary:
@@ -168,6 +184,8 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
             summary.copies += 1
         else:
             summary.active.add(sender)
+    for polarity in window.scores.values():
+        summary.polarity[polarity] += 1
     for _ts, _member, action in window.member_events.values():
         if action == "join":
             summary.joins += 1

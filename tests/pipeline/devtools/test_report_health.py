@@ -65,6 +65,8 @@ def day_record(community: str, day: date, revision: int, *, is_final: bool,
         membership_conflicts=0, join_rate=0.02, leave_rate=0.015, speaking_rate=0.3,
         interaction_rate=0.3, real_interaction_rate=0.25, weekly_active_rate=0.45,
         interactions_per_member_30d=9.5, hot_words=[], is_final=is_final, revision=revision,
+        scored_messages=0, positive_messages=0, negative_messages=0, positive_share=None,
+        negative_share=None,
     )
     fields.update(values)
     fields["hot_words"] = [HotWord(word=w, count=c) for w, c in fields["hot_words"]]

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS {db}.community_activity_hour
     member_count        Int32,
     member_count_anchor LowCardinality(String),
     speaking_rate       Nullable(Float64),
+    scored_messages     UInt32,
+    positive_messages   UInt32,
+    negative_messages   UInt32,
+    negative_share      Nullable(Float64),
     is_final            UInt8,
     revision            UInt64,
     updated_at          DateTime64(3, 'UTC')
@@ -97,6 +101,11 @@ CREATE TABLE IF NOT EXISTS {db}.community_health_day
     weekly_active_rate          Nullable(Float64),
     interactions_per_member_30d Nullable(Float64),
     hot_words                   Array(Tuple(word String, count UInt32)),
+    scored_messages             UInt32,
+    positive_messages           UInt32,
+    negative_messages           UInt32,
+    positive_share              Nullable(Float64),
+    negative_share              Nullable(Float64),
     is_final                    UInt8,
     revision                    UInt64,
     updated_at                  DateTime64(3, 'UTC')

@@ -110,7 +110,7 @@ def day_health(events: list[dict], lateness_ms: int, zone: str = "Asia/Shanghai"
     """(community, local day) -> the day's metrics, for every day with an accepted event."""
     accepted, _ = accepted_events(events, lateness_ms)
     messages = [e for e in accepted if e["topic"] == "chat"]
-    changes = [e for e in accepted if e["topic"] != "chat"]
+    changes = [e for e in accepted if e["topic"] in ("members", "snapshots")]
     kinds = classify(messages, copy_window_ms)
     active_days: dict[tuple[str, str], set[date]] = defaultdict(set)
     for m in messages:
@@ -123,7 +123,8 @@ def day_health(events: list[dict], lateness_ms: int, zone: str = "Asia/Shanghai"
         days.setdefault(key, {"messages": 0, "interactions": 0, "real_interactions": 0,
                               "mechanical_messages": 0, "copy_messages": 0, "joins": 0,
                               "leaves": 0, "removals": 0, "speakers": set(), "dau": set(),
-                              "staff_content": 0, "words": Counter()})
+                              "staff_content": 0, "words": Counter(),
+                              "polarity": Counter()})
         d = days[key]
         if e["topic"] == "chat":
             d["messages"] += 1
@@ -140,6 +141,8 @@ def day_health(events: list[dict], lateness_ms: int, zone: str = "Asia/Shanghai"
                     d["dau"].add(e["member_id"])
                 if kind in ("real", "copy") and e["msg_type"] == "text" and e["text"]:
                     d["words"].update(message_terms(e["text"]))
+        elif e["topic"] == "scores":
+            d["polarity"][e["polarity"]] += 1
         elif e["action"] in ("join", "leave"):
             d[e["action"] + "s"] += 1
         elif e["action"] == "removed":
@@ -164,6 +167,9 @@ def day_health(events: list[dict], lateness_ms: int, zone: str = "Asia/Shanghai"
             "member_count_anchor": anchor, "membership_conflicts": conflicts,
             "ugc_messages": d["real_interactions"],
             "hot_words": sorted(d["words"].items(), key=lambda x: (-x[1], x[0]))[:20],
+            "scored_messages": sum(d["polarity"].values()),
+            "positive_messages": d["polarity"]["positive"],
+            "negative_messages": d["polarity"]["negative"],
         }
     return out
 
@@ -181,6 +187,9 @@ def record_view(record) -> dict:
         "membership_conflicts": record.membership_conflicts,
         "ugc_messages": record.ugc_messages,
         "hot_words": [(w.word, w.count) for w in record.hot_words],
+        "scored_messages": record.scored_messages,
+        "positive_messages": record.positive_messages,
+        "negative_messages": record.negative_messages,
     }
 
 
@@ -200,6 +209,6 @@ def hour_counts(events: list[dict], lateness_ms: int,
                 h[1].add(e["member_id"])
                 if kind == "real":
                     h[2].add(e["member_id"])
-        elif e.get("action") == "join":
+        elif e["topic"] == "members" and e["action"] == "join":
             h[3] += 1
     return {k: (n, len(s), len(a), j) for k, (n, s, a, j) in hours.items()}

@@ -24,6 +24,7 @@ def hour(start: datetime, messages: int, active: int, final: bool = True,
         copy_messages=0, speakers=active, active_members=active, senders=active,
         slot_interactions=0, joins=0, leaves=leaves, removals=0, net_growth=-leaves,
         member_count=500, member_count_anchor="relative", speaking_rate=None,
+        scored_messages=0, positive_messages=0, negative_messages=0, negative_share=None,
         is_final=final, revision=1)
 
 
@@ -100,3 +101,24 @@ def test_replaying_the_same_hours_changes_nothing() -> None:
     before = {k: v.to_wire() for k, v in baselines.items()}
     assert run(baselines, history[-30:], history[-1].window_end) == []
     assert {k: v.to_wire() for k, v in baselines.items()} == before
+
+
+def test_a_surge_of_negative_messages_opens_a_negative_share_anomaly() -> None:
+    rng = random.Random(6)
+    baselines: dict[str, Baseline] = {}
+    history = []
+    for record in normal_hours(15, rng):
+        scored = record.messages // 2
+        negative = sum(rng.random() < 0.08 for _ in range(scored))
+        history.append(record.model_copy(update={
+            "scored_messages": scored, "negative_messages": negative,
+            "positive_messages": scored // 2}))
+    assert [a for a in run(baselines, history, history[-1].window_end)
+            if a.metric == "negative_share"] == []
+    start = history[-1].window_end
+    surge = hour(start, 120, 40).model_copy(update={
+        "scored_messages": 60, "negative_messages": 30, "positive_messages": 10})
+    opened = [a for a in run(baselines, [surge], surge.window_end)
+              if a.metric == "negative_share"]
+    assert [(a.status, a.direction) for a in opened] == [("open", "spike")]
+    assert opened[0].observed == 0.5

@@ -12,6 +12,7 @@ from pipeline.compute.health.directory import Directory
 from pipeline.compute.health.engine import HealthClock, HealthConfig, HealthState, apply_batch
 from pipeline.compute.hot_words import message_terms
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from schemas.scores import ScoredMessage
 from tests.pipeline.compute.health.oracle import day_health, record_view
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -95,7 +96,13 @@ def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
             events.append((ts, ChatMessage(
                 message_id=f"m{c}-{k}", community_id=community, member_id=sender,
                 sender_role=role, msg_type=msg_type, text=text, ts=ts)))
+            if role == "member" and text and rng.random() < 0.8:  # the alert path scored it
+                scored_at = ts + timedelta(seconds=rng.randrange(1, 120))
+                events.append((scored_at, ScoredMessage(
+                    f"m{c}-{k}", community, "member", int(ts.timestamp() * 1000),
+                    rng.random(), rng.choice(("positive", "neutral", "negative")), (), ())))
     return [(int(ts.timestamp() * 1000), e) for ts, e in events]
+
 
 
 def deliver(events: list[tuple[int, object]], seed: int) -> list[tuple[int, object]]:
@@ -126,6 +133,9 @@ def as_oracle_input(delivered: list[tuple[int, object]]) -> list[dict]:
         elif isinstance(e, MemberEvent):
             out.append(base | {"topic": "members", "id": e.event_id, "member_id": e.member_id,
                                "action": e.action})
+        elif isinstance(e, ScoredMessage):
+            out.append(base | {"topic": "scores", "id": "s:" + e.message_id, "ts": e.ts_ms,
+                               "polarity": e.polarity})
         else:
             out.append(base | {"topic": "snapshots", "id": e.snapshot_id,
                                "action": "snapshot", "member_ids": list(e.member_ids)})
@@ -133,7 +143,7 @@ def as_oracle_input(delivered: list[tuple[int, object]]) -> list[dict]:
 
 
 def items(delivered: list[tuple[int, object]]) -> list[tuple[str, int, object]]:
-    offsets = {"ChatMessage": 0, "MemberEvent": 0, "MembershipSnapshot": 0}
+    offsets = {"ChatMessage": 0, "MemberEvent": 0, "MembershipSnapshot": 0, "ScoredMessage": 0}
     out = []
     for _, event in delivered:
         name = type(event).__name__
@@ -235,3 +245,23 @@ def test_the_interleaving_of_topics_does_not_change_the_result(
         store.run(interleaved[i:i + 150], waiting=waiting_after(interleaved, i + 150))
     store.run(flush(delivered))
     assert final_days(store) == day_health(as_oracle_input(delivered), LATENESS_MS)
+
+
+def test_scores_from_a_worker_ahead_never_close_hours_chat_has_not_reached() -> None:
+    config = HealthConfig(CommunityCalendar(), LATENESS_MS, message_terms,
+                          followers=frozenset({"ScoredMessage"}))
+    clock = HealthClock()
+    store = Store()
+    state = HealthState(store.hours.get, store.days.get, store.communities.get, store.directory)
+
+    def chat(i: int, minutes: int) -> tuple[str, int, ChatMessage]:
+        return ("ChatMessage", i, ChatMessage(
+            message_id=f"m{i}", community_id="c0", member_id="u1", text="周末的直播几点开始",
+            ts=T0 + timedelta(minutes=minutes)))
+
+    ahead = ScoredMessage("m99", "c0", "member", int((T0 + timedelta(hours=5)).timestamp() * 1000),
+                          0.9, "positive", (), ())
+    apply_batch(clock, state, [chat(0, 0), ("ScoredMessage", 0, ahead)], config, frozenset())
+    assert clock.horizon_ms <= int(T0.timestamp() * 1000)  # chat leads, not the scores
+    result = apply_batch(clock, state, [chat(1, 30)], config, frozenset())
+    assert result.too_late == 0
