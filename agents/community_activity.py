@@ -66,7 +66,7 @@ from pipeline.topics import (
 )
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
-from schemas.outputs import CommunityAnomaly, CommunityDayHealth
+from schemas.outputs import CommunityAnomaly
 from schemas.scores import ScoredMessage, decode_chunk
 
 AGENT_NAME = "community-activity"
@@ -255,7 +255,7 @@ def register(ctx: PipelineContext) -> None:
             await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
             await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
         await publish_anomalies([a for result in results for a in result.anomalies])
-        for record in latest_final_days(day_records).values():
+        for record in latest_final_by_community(day_records).values():
             label = prometheus.community_label(record.community_id)
             for metric in DAY_GAUGES:
                 value = getattr(record, metric)  # None (no members): NaN, not a stale value
@@ -272,16 +272,3 @@ def register(ctx: PipelineContext) -> None:
             ctx.prometheus.anomalies.labels(anomaly.metric, event, anomaly.severity).inc()
 
     inputs_agent(ctx, INPUTS, AGENT_NAME, handle, internal=INTERNAL)
-
-
-def latest_final_days(records: list[CommunityDayHealth]) -> dict[str, CommunityDayHealth]:
-    latest: dict[str, CommunityDayHealth] = {}
-    for record in records:
-        if record.is_final:
-            current = latest.get(record.community_id)
-            if current is None or record.day > current.day:
-                latest[record.community_id] = record
-    return latest
-
-
-

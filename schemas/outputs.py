@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -68,6 +68,40 @@ SCORED_DESCRIPTION = (
 )
 
 
+# Fields shared by the hour and day records (the same definition in both).
+Messages = Annotated[int, Field(ge=0, description="Distinct messages of any sender and type.")]
+MemberMessages = Annotated[int, Field(ge=0, description="Messages sent by members.")]
+StaffMessages = Annotated[int, Field(ge=0, description="Messages sent by staff (运营/客服).")]
+BotMessages = Annotated[int, Field(ge=0, description="Messages sent by bots.")]
+Interactions = Annotated[int, Field(
+    ge=0, description="Member messages other than system messages."
+)]
+RealInteractions = Annotated[int, Field(
+    ge=0, description="Interactions that are neither mechanical nor copies."
+)]
+MechanicalMessages = Annotated[int, Field(
+    ge=0, description="Sticker-only, 收到, +1, 打卡 and the like."
+)]
+CopyMessages = Annotated[int, Field(ge=0, description="Member texts repeating an earlier message.")]
+SlotInteractions = Annotated[int, Field(ge=0, description=SLOT_DESCRIPTION)]
+Joins = Annotated[int, Field(ge=0, description="Distinct join events.")]
+Leaves = Annotated[int, Field(ge=0, description="Distinct leave events (the member left).")]
+Removals = Annotated[int, Field(ge=0, description="Distinct removal events (staff removed).")]
+NetGrowth = Annotated[int, Field(description="joins - leaves - removals.")]
+Anchor = Annotated[MemberCountAnchor, Field(description=ANCHOR_DESCRIPTION)]
+SpeakingRate = Annotated[float | None, Field(description="speakers / member_count." + NO_MEMBERS)]
+ScoredMessages = Annotated[int, Field(ge=0, description=SCORED_DESCRIPTION)]
+PositiveMessages = Annotated[int, Field(ge=0, description="Scored messages graded positive.")]
+NegativeMessages = Annotated[int, Field(ge=0, description="Scored messages graded negative.")]
+NegativeShare = Annotated[float | None, Field(
+    description="negative_messages / scored_messages; None without scored messages."
+)]
+IsFinal = Annotated[bool, Field(
+    description="True once past the allowed lateness; never changes again."
+)]
+Revision = Annotated[int, Field(ge=0, description="Monotonic per window; highest wins.")]
+
+
 class CommunityHourActivity(Record):
     """One community's event-time hour: activity, interaction and membership.
 
@@ -81,38 +115,34 @@ class CommunityHourActivity(Record):
     community_id: Identifier = Field(description="Community the window belongs to.")
     window_start: datetime = Field(description="Window start (inclusive), UTC.")
     window_end: datetime = Field(description="Window end (exclusive), UTC.")
-    messages: int = Field(ge=0, description="Distinct messages of any sender and type.")
-    member_messages: int = Field(ge=0, description="Messages sent by members.")
-    staff_messages: int = Field(ge=0, description="Messages sent by staff (运营/客服).")
-    bot_messages: int = Field(ge=0, description="Messages sent by bots.")
-    interactions: int = Field(ge=0, description="Member messages other than system messages.")
-    real_interactions: int = Field(
-        ge=0, description="Interactions that are neither mechanical nor copies."
-    )
-    mechanical_messages: int = Field(ge=0, description="Sticker-only, 收到, +1, 打卡 and the like.")
-    copy_messages: int = Field(ge=0, description="Member texts repeating an earlier message.")
+    messages: Messages
+    member_messages: MemberMessages
+    staff_messages: StaffMessages
+    bot_messages: BotMessages
+    interactions: Interactions
+    real_interactions: RealInteractions
+    mechanical_messages: MechanicalMessages
+    copy_messages: CopyMessages
     speakers: int = Field(
         ge=0, description="Distinct members with an interaction (a member message other than "
         "a system message)."
     )
     active_members: int = Field(ge=0, description="Distinct members with a real interaction.")
     senders: int = Field(ge=0, description="Distinct senders of any role.")
-    slot_interactions: int = Field(ge=0, description=SLOT_DESCRIPTION)
-    joins: int = Field(ge=0, description="Distinct join events.")
-    leaves: int = Field(ge=0, description="Distinct leave events (the member left).")
-    removals: int = Field(ge=0, description="Distinct removal events (staff removed).")
-    net_growth: int = Field(description="joins - leaves - removals.")
+    slot_interactions: SlotInteractions
+    joins: Joins
+    leaves: Leaves
+    removals: Removals
+    net_growth: NetGrowth
     member_count: int = Field(description="Members at window end (see member_count_anchor).")
-    member_count_anchor: MemberCountAnchor = Field(description=ANCHOR_DESCRIPTION)
-    speaking_rate: float | None = Field(description="speakers / member_count." + NO_MEMBERS)
-    scored_messages: int = Field(ge=0, description=SCORED_DESCRIPTION)
-    positive_messages: int = Field(ge=0, description="Scored messages graded positive.")
-    negative_messages: int = Field(ge=0, description="Scored messages graded negative.")
-    negative_share: float | None = Field(
-        description="negative_messages / scored_messages; None without scored messages."
-    )
-    is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
-    revision: int = Field(ge=0, description="Monotonic per window; highest wins.")
+    member_count_anchor: Anchor
+    speaking_rate: SpeakingRate
+    scored_messages: ScoredMessages
+    positive_messages: PositiveMessages
+    negative_messages: NegativeMessages
+    negative_share: NegativeShare
+    is_final: IsFinal
+    revision: Revision
 
     @property
     def key(self) -> str:
@@ -140,14 +170,14 @@ class CommunityDayHealth(Record):
     timezone: str = Field(description="Zone whose midnights bound the day.")
     window_start: datetime = Field(description="Local midnight, UTC.")
     window_end: datetime = Field(description="Next local midnight, UTC.")
-    messages: int = Field(ge=0, description="Distinct messages of any sender and type.")
-    member_messages: int = Field(ge=0, description="Messages sent by members.")
-    staff_messages: int = Field(ge=0, description="Messages sent by staff.")
-    bot_messages: int = Field(ge=0, description="Messages sent by bots.")
-    interactions: int = Field(ge=0, description="Member messages other than system messages.")
-    real_interactions: int = Field(ge=0, description="Interactions neither mechanical nor copies.")
-    mechanical_messages: int = Field(ge=0, description="Sticker-only, 收到, +1, 打卡 and the like.")
-    copy_messages: int = Field(ge=0, description="Member texts repeating an earlier message.")
+    messages: Messages
+    member_messages: MemberMessages
+    staff_messages: StaffMessages
+    bot_messages: BotMessages
+    interactions: Interactions
+    real_interactions: RealInteractions
+    mechanical_messages: MechanicalMessages
+    copy_messages: CopyMessages
     speakers: int = Field(
         ge=0, description="Distinct members with an interaction (a member message other than "
         "a system message) that day."
@@ -169,19 +199,19 @@ class CommunityDayHealth(Record):
         description="ugc_messages / (ugc_messages + staff and bot messages other than system "
         "messages) (target >= 0.6); None without content."
     )
-    slot_interactions: int = Field(ge=0, description=SLOT_DESCRIPTION)
+    slot_interactions: SlotInteractions
     slot_share: float | None = Field(
         description="slot_interactions / interactions; None without interactions."
     )
     hourly_interactions: list[int] = Field(
         description="Interactions per local hour of day (24 values)."
     )
-    joins: int = Field(ge=0, description="Distinct join events.")
-    leaves: int = Field(ge=0, description="Distinct leave events (the member left).")
-    removals: int = Field(ge=0, description="Distinct removal events (staff removed).")
-    net_growth: int = Field(description="joins - leaves - removals.")
+    joins: Joins
+    leaves: Leaves
+    removals: Removals
+    net_growth: NetGrowth
     member_count: int = Field(description="Members at the day's end (see member_count_anchor).")
-    member_count_anchor: MemberCountAnchor = Field(description=ANCHOR_DESCRIPTION)
+    member_count_anchor: Anchor
     membership_conflicts: int = Field(
         ge=0, description="Membership events contradicting the state, ignored (docs/metrics.md)."
     )
@@ -189,7 +219,7 @@ class CommunityDayHealth(Record):
     leave_rate: float | None = Field(
         description="(leaves + removals) / member_count." + NO_MEMBERS
     )
-    speaking_rate: float | None = Field(description="speakers / member_count." + NO_MEMBERS)
+    speaking_rate: SpeakingRate
     interaction_rate: float | None = Field(
         description="Daily interaction rate: members who interacted / member_count (target "
         ">= 0.15); the same number as speaking_rate by definition." + NO_MEMBERS
@@ -207,18 +237,16 @@ class CommunityDayHealth(Record):
         description="Top 20 words of members' content texts by count (ties by word), "
         "personal data masked before segmentation."
     )
-    scored_messages: int = Field(ge=0, description=SCORED_DESCRIPTION)
-    positive_messages: int = Field(ge=0, description="Scored messages graded positive.")
-    negative_messages: int = Field(ge=0, description="Scored messages graded negative.")
+    scored_messages: ScoredMessages
+    positive_messages: PositiveMessages
+    negative_messages: NegativeMessages
     positive_share: float | None = Field(
         description="positive_messages / scored_messages (target >= 0.6); None without "
         "scored messages."
     )
-    negative_share: float | None = Field(
-        description="negative_messages / scored_messages; None without scored messages."
-    )
-    is_final: bool = Field(description="True once past the allowed lateness; never changes again.")
-    revision: int = Field(ge=0, description="Monotonic per window; highest wins.")
+    negative_share: NegativeShare
+    is_final: IsFinal
+    revision: Revision
 
     @property
     def key(self) -> str:

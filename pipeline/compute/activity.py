@@ -18,11 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from schemas.events import ChatMessage
 from schemas.outputs import CommunityMinuteActivity
 
 WINDOW_MS = 60_000
+
+
+class Windowed(Protocol):
+    @property
+    def community_id(self) -> str: ...
+    @property
+    def window_start(self) -> datetime: ...
+    @property
+    def is_final(self) -> bool: ...
 
 
 def window_start_ms(ts_ms: int, size_ms: int = WINDOW_MS) -> int:
@@ -167,11 +177,13 @@ def apply_batch(
     return result
 
 
-def latest_final_by_community(
-    records: Iterable[CommunityMinuteActivity],
-) -> dict[str, CommunityMinuteActivity]:
-    """Each community's most recent final window among ``records`` (the last-minute gauge)."""
-    latest: dict[str, CommunityMinuteActivity] = {}
+W = TypeVar("W", bound=Windowed)
+
+
+def latest_final_by_community(records: Iterable[W]) -> dict[str, W]:
+    """Each community's most recent final window among ``records`` (the gauges of the last
+    closed minute or day)."""
+    latest: dict[str, W] = {}
     for record in records:
         if record.is_final:
             current = latest.get(record.community_id)
