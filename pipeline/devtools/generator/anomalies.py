@@ -15,9 +15,9 @@ a random minute and shaped like the real thing:
 - **quiet spell** (active-members drop): most members go quiet for 2-3 hours
   (a client outage, a rival live stream): random members, each from a moment
   in the first 5 minutes until one in the last 15, until the expected distinct
-  active members are down by 75-90%.  The others post as usual, so member
-  messages drop by the quiet members' share of the chatter (staff and bots
-  carry on).
+  active members per hour are down by 80-92%, and whoever joins during the
+  spell.  The others post as usual, so member messages drop by the quiet
+  members' share of the chatter (staff and bots carry on).
 - **mass leave** (leaves spike): 10 or more members leave within 15-45
   minutes, front-loaded (an unpopular rule, a paywall announcement).  They are
   established members who have no planned episode message or campaign step
@@ -98,6 +98,8 @@ class Injection:
     quiet: dict[str, tuple[int, int]] = field(default_factory=dict)
     weight: float = 0.0
     """A spell's total chattiness of the members who could post when it began."""
+    newcomers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """A spell's members who joined during it: quiet from joining to near its end."""
     member_ids: list[str] = field(default_factory=list)
 
     @property
@@ -117,7 +119,7 @@ class Injection:
         return level
 
     def is_quiet(self, member_id: str, ms: int) -> bool:
-        span = self.quiet.get(member_id)
+        span = self.quiet.get(member_id) or self.newcomers.get(member_id)
         return span is not None and span[0] <= ms < span[1]
 
 
@@ -216,7 +218,7 @@ def _spell(world: World, rng: random.Random, injection: Injection) -> None:
     posts = REAL_SHARE * _posts_per_hour(world, community, injection.start_ms
                                          + (injection.end_ms - injection.start_ms) // 2)
     usual = _distinct(list(weights.values()), total, posts)
-    target = 1 - rng.uniform(0.75, 0.9)
+    target = 1 - rng.uniform(0.8, 0.92)
     order = [m.member_id for m in posters]
     rng.shuffle(order)
     talking = dict(weights)
@@ -227,6 +229,10 @@ def _spell(world: World, rng: random.Random, injection: Injection) -> None:
         injection.quiet[member_id] = (
             injection.start_ms + rng.randint(0, 5 * MINUTE_MS),
             injection.end_ms - rng.randint(0, 15 * MINUTE_MS))
+    for member in community.memberships:
+        if injection.start_ms < member.join_ms < injection.end_ms and not member.spammer:
+            injection.newcomers[member.member_id] = (
+                member.join_ms, injection.end_ms - rng.randint(0, 15 * MINUTE_MS))
     kept = sum(talking.values())
     injection.factor = round(kept / total, 3) if total else 1.0
     active = _distinct(list(talking.values()), total, posts)
@@ -234,17 +240,22 @@ def _spell(world: World, rng: random.Random, injection: Injection) -> None:
 
 
 def _mass_leave(world: World, rng: random.Random, injection: Injection,
-                episodes: list[Episode], campaigns: list[Campaign]) -> None:
+                episodes: list[Episode], campaigns: list[Campaign]) -> bool:
+    """Members leave in a burst; False (nothing changed) if fewer than 10 can."""
     community = world.communities[injection.community]
     start = injection.start_ms
+    # what is already planned for after the burst must not involve a leaver
     involved = {m.member_id for e in episodes for m in e.messages
-                if m.community == community.index}
-    involved |= {p for c in campaigns if c.community == community.index for p in c.channel_of}
+                if m.community == community.index and m.ts >= start}
+    involved |= {e.person_id for c in campaigns if c.community == community.index
+                 for e in c.events if e.ts >= start}
     eligible = [m for m in community.memberships
                 if m.is_member(start) and not m.spammer and m.join_ms < start - DAY_MS
                 and m.leave_ms == NEVER and m.silent_from == NEVER
                 and m.member_id not in involved]
     count = min(len(eligible), rng.randint(10, 16) + round(0.02 * len(eligible)))
+    if count < 10:
+        return False
     span = injection.end_ms - start
     leavers = rng.sample(eligible, count)
     times = sorted([start] + [start + int(span * rng.random() ** 1.6) for _ in leavers[1:]])
@@ -252,6 +263,7 @@ def _mass_leave(world: World, rng: random.Random, injection: Injection,
         member.leave_ms, member.leave_action = ms, "leave"
         injection.member_ids.append(member.member_id)
     injection.factor = float(count)
+    return True
 
 
 def plan_anomalies(world: World, episodes: list[Episode],
@@ -272,8 +284,9 @@ def plan_anomalies(world: World, episodes: list[Episode],
             _burst(world, rng, injection)
         elif kind == QUIET_SPELL:
             _spell(world, rng, injection)
-        else:
-            _mass_leave(world, rng, injection, episodes, campaigns)
+        elif not _mass_leave(world, rng, injection, episodes, campaigns):
+            numbers[index] -= 1
+            continue
         injections.append(injection)
     return injections
 

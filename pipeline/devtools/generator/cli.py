@@ -44,6 +44,9 @@ def summary(stream: GeneratedStream, seconds: float) -> Table:
         f"{truth.orders.total.orders:,} orders, GMV ¥{truth.orders.total.gmv_fen / 100:,.2f} · "
         f"{len(truth.silent_members)} silent members · {len(truth.pii_messages)} messages with PII"
     )
+    injected = len({a.anomaly_id for a in truth.anomalies})
+    if injected:
+        table.caption += f" · {injected} injected anomalies"
     return table
 
 
@@ -82,6 +85,9 @@ def generate_command(
     malformed_rate: float = typer.Option(0.005, min=0, max=0.5, help="Garbage per valid event."),
     episodes: bool = typer.Option(True, "--episodes/--no-episodes",
                                   help="Negative episodes (off: a clean stream)."),
+    anomalies: int = typer.Option(0, min=0, max=20, help="Hour-scale anomalies injected per "
+                                  "community after 8 days (needs --days >= 9), listed in the "
+                                  "ground truth."),
     out: Path | None = typer.Option(None, help="Write events.jsonl and truth.json here."),
     to_kafka: bool = typer.Option(False, "--produce/--no-produce",
                                   help="Send the records to Kafka (PULSE_* settings)."),
@@ -93,7 +99,7 @@ def generate_command(
     config = GeneratorConfig(seed=seed, communities=communities, days=days, start=start,
                              scale=scale, late_rate=late_rate, max_late_s=max_late_s,
                              duplicate_rate=duplicate_rate, malformed_rate=malformed_rate,
-                             episodes=episodes)
+                             episodes=episodes, anomalies=anomalies)
     started = time.perf_counter()
     try:
         stream = generate(config)
