@@ -48,6 +48,9 @@ HEALTH_STREAM = GeneratorConfig(seed=13, communities=4, days=3, scale=0.5, start
                                 stale_rate=0.01, very_late_rate=0.005, snapshots=True,
                                 episodes=False)
 """Community health integration tests: three days, stale and very late records, snapshots."""
+ANOMALY_STREAM = GeneratorConfig(seed=17, communities=3, days=11, scale=0.3, anomalies=2,
+                                 episodes=False, start=REFERENCE_START - timedelta(days=14))
+"""Anomaly alerts end to end: a week to warm up, then two injected anomalies per community."""
 
 TEST_STREAMS: dict[str, GeneratorConfig] = {
     "default": DEFAULT_STREAM,
@@ -60,6 +63,7 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "resume": RESUME_STREAM,
     "pii": PII_STREAM,
     "health": HEALTH_STREAM,
+    "anomalies": ANOMALY_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
 

@@ -87,6 +87,10 @@ class _Series:
               denominator: float | None = None) -> None:
         if self.spec.kind == "ratio" and denominator is None:
             denominator = 0.0
+        if self.state.last_final_ms is None and not (denominator if self.spec.kind == "ratio"
+                                                     else value):
+            return  # the series starts with its first non-zero hour, not with the hours of
+            # a backfilled member history before any chat (a week of zeros would "warm" it)
         verdict = observe(self.state, self.spec, hour_ms, value, fraction, final, denominator,
                           calendar=self.calendar)
         record = anomaly_record(self.community_id, verdict)
