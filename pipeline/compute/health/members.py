@@ -45,8 +45,11 @@ class MemberRecord:
 
     def any_in(self, mask_name: str, first_day: int, last_day: int) -> bool:
         """Whether a bit is set for a day in [first_day, last_day]."""
-        return any(self.has(mask_name, d) for d in range(max(first_day, self.day - DAYS_KEPT + 1),
-                                                          min(last_day, self.day) + 1))
+        first, last = max(first_day, self.day - DAYS_KEPT + 1), min(last_day, self.day)
+        if first > last:
+            return False
+        window = ((1 << (last - first + 1)) - 1) << (self.day - last)
+        return bool(getattr(self, mask_name) & window)
 
     def mark(self, day: int, active: bool) -> tuple[bool, bool]:
         """Set the day's bits; returns which of (spoke, active) were newly set."""
