@@ -38,8 +38,7 @@ def register(ctx: PipelineContext) -> None:
     )
     ctx.starters.append(pager.start)
     ctx.on_shutdown.append(pager.close)
-    anomalies = ctx.app.Table(
-        "anomaly-delivered", default=None, partitions=ctx.settings.topic_partitions)
+    anomalies = ctx.table("anomaly-delivered")
     """Latest delivered revision per anomaly (resolved ones stay, so a replayed opening
     never reopens them)."""
     read_one = CommunityAnomaly.model_validate_json

@@ -76,15 +76,14 @@ INTERNAL = ((SENTIMENT_SCORES, decode_chunk),)
 """Scored messages from the alert path (negative share); co-partitioned by community."""
 def register(ctx: PipelineContext) -> None:
     settings = ctx.settings
-    partitions = settings.topic_partitions
-    windows = ctx.app.Table("activity-minute-windows", default=None, partitions=partitions)
-    clocks = ctx.app.Table("activity-minute-clocks", default=None, partitions=partitions)
-    hours = ctx.app.Table("health-hours", default=None, partitions=partitions)
-    days = ctx.app.Table("health-days", default=None, partitions=partitions)
-    communities = ctx.app.Table("health-communities", default=None, partitions=partitions)
-    members = ctx.app.Table("health-members", default=None, partitions=partitions)
-    health_clocks = ctx.app.Table("health-clocks", default=None, partitions=partitions)
-    baselines = ctx.app.Table("anomaly-baselines", default=None, partitions=partitions)
+    windows = ctx.table("activity-minute-windows")
+    clocks = ctx.table("activity-minute-clocks")
+    hours = ctx.table("health-hours")
+    days = ctx.table("health-days")
+    communities = ctx.table("health-communities")
+    members = ctx.table("health-members")
+    health_clocks = ctx.table("health-clocks")
+    baselines = ctx.table("anomaly-baselines")
     season = SeasonCalendar(settings.community_timezone)
     chat_topic = settings.topic(CHAT_MESSAGES.name)
     lateness_ms = settings.allowed_lateness_s * 1000

@@ -91,9 +91,8 @@ def register(ctx: PipelineContext) -> IncidentTables:
     app = ctx.app
     policy = load_policy(settings)
     tables = IncidentTables(
-        states=app.Table("incident-state", default=None, partitions=settings.topic_partitions),
-        told_at=app.Table("incident-notified", default=None,
-                          partitions=settings.topic_partitions),
+        states=ctx.table("incident-state"),
+        told_at=ctx.table("incident-notified"),
     )
     pool = SentimentPool(workers=settings.sentiment_workers, mode=settings.sentiment_mode)
     ctx.starters.append(pool.start)

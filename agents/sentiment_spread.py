@@ -30,9 +30,7 @@ def _signal(value: bytes) -> list[SpreadSignal]:
 
 def register(ctx: PipelineContext, policy: EscalationPolicy) -> None:
     settings = ctx.settings
-    spread_states = ctx.app.Table(
-        "spread-state", default=None, partitions=settings.topic_partitions
-    )
+    spread_states = ctx.table("spread-state")
 
     async def handle(events: list[EventT]) -> None:
         commands: list[IncidentCommand] = []

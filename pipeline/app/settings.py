@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     data_dir: Path = Field(Path("var"), description="Faust state and local files.")
+    store_memory_mib: int = Field(
+        256, ge=16,
+        description="RocksDB memory (write buffers and block caches) shared by all of a "
+        "worker's tables and partitions, with rocksdb://.",
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_max: int = Field(10_000, ge=1, description="Max events handled per agent batch.")

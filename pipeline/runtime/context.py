@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from faust.types import TopicT
 
@@ -17,6 +18,19 @@ from pipeline.runtime.gc_tuning import tune_gc
 from pipeline.runtime.transport import PulseApp
 from pipeline.topics import TopicSpec
 from schemas.decode import ValidationPolicy
+
+TABLES_PER_WORKER = 12
+"""Faust tables a worker of role ``all`` opens (each has one RocksDB per partition)."""
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """Per-database RocksDB limits sharing ``store_memory_mib`` between every table and
+    partition of the worker: two write buffers and a block cache each."""
+    databases = TABLES_PER_WORKER * settings.topic_partitions
+    share = max(1, settings.store_memory_mib * 1024 * 1024 // databases)
+    return {"write_buffer_size": max(1 << 20, share // 4), "max_write_buffer_number": 2,
+            "block_cache_size": max(1 << 20, share // 2),
+            "block_cache_compressed_size": 1 << 20}
 
 
 @dataclass
@@ -40,6 +54,15 @@ class PipelineContext:
     def __post_init__(self) -> None:
         skew = timedelta(seconds=self.settings.max_future_skew_s)
         self.policy = ValidationPolicy(max_future_skew=skew)
+
+    def table(self, name: str) -> Any:
+        """A Faust table of this worker, partitioned like the topics; with ``rocksdb://`` its
+        memory is bounded by ``PULSE_STORE_MEMORY_MIB`` (Faust's defaults give every table
+        and partition up to 192 MiB of write buffers and a 2 GiB block cache)."""
+        options = rocksdb_options(self.settings) if self.settings.store.startswith("rocksdb") \
+            else None
+        return self.app.Table(name, default=None, partitions=self.settings.topic_partitions,
+                              options=options)
 
     def topic(self, spec: TopicSpec) -> TopicT:
         """The Faust topic for ``spec``: raw bytes in and out, we serialise ourselves."""
