@@ -203,9 +203,8 @@ def register(ctx: PipelineContext) -> None:
             hours[key] = window.to_wire()
         for key, store in result.days.items():
             days[key] = store.to_wire()
-        for key in result.members:
-            community_id, _, member_id = key.partition("|")
-            members[key] = directory.record(community_id, member_id).to_wire()
+        for community_id in result.member_communities:
+            members[community_id] = directory.community_wire(community_id)
         for community_id, community in result.communities.items():
             communities[community_id] = community.to_wire()
         for key, state in result.anomaly_states.items():

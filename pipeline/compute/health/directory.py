@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.compute.health.members import MemberRecord, split_member_key
+from pipeline.compute.health.members import MemberRecord
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30
@@ -48,13 +48,21 @@ class Directory:
         self.members: dict[str, dict[str, MemberRecord]] = {}
         self._counts: dict[str, dict[int, DayCounts]] = {}
 
-    def load(self, items: Iterable[tuple[str, list]]) -> None:
-        """Replace the view with the records of a table (``(key, wire)`` pairs)."""
+    def load(self, items: Iterable[tuple[str, dict[str, list]]]) -> None:
+        """Replace the view with the records of a table: one value per community, mapping
+        member id to record (:meth:`community_wire`)."""
         self.members.clear()
         self._counts.clear()
-        for key, wire in items:
-            community_id, member_id = split_member_key(key)
-            self.members.setdefault(community_id, {})[member_id] = MemberRecord.from_wire(wire)
+        for community_id, wires in items:
+            self.members[community_id] = {
+                member_id: MemberRecord.from_wire(wire) for member_id, wire in wires.items()}
+
+    def community_wire(self, community_id: str) -> dict[str, list]:
+        """Every member record of a community, as saved: one table value per community, so
+        a fold writes one record per community, not one per member (a million members
+        were a million changelog records in flight)."""
+        return {member_id: record.to_wire()
+                for member_id, record in self.members.get(community_id, {}).items()}
 
     def record(self, community_id: str, member_id: str) -> MemberRecord:
         members = self.members.setdefault(community_id, {})

@@ -45,7 +45,6 @@ from pipeline.compute.health.hours import (
     membership_changes,
     summarize,
 )
-from pipeline.compute.health.members import member_key
 from pipeline.compute.hot_words import merge_counts, top_terms
 from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
@@ -162,8 +161,8 @@ class HealthResult:
     hours: dict[str, HourWindow] = field(default_factory=dict)
     days: dict[str, DayStore] = field(default_factory=dict)
     communities: dict[str, CommunityState] = field(default_factory=dict)
-    members: set[str] = field(default_factory=set)
-    """Member keys whose records changed (read them from the directory)."""
+    member_communities: set[str] = field(default_factory=set)
+    """Communities whose member records changed (save them from the directory)."""
     closed_hours: list[str] = field(default_factory=list)
     closed_days: list[str] = field(default_factory=list)
     hour_records: list[CommunityHourActivity] = field(default_factory=list)
@@ -311,7 +310,7 @@ class _Batch:
                 record.last_active_ms = last_active[member]
                 changed = True
             if changed:
-                self.result.members.add(member_key(community_id, member))
+                self.result.member_communities.add(community_id)
         community = self.community(community_id)
         conflicts = 0
         if start > community.through_ms:
@@ -324,7 +323,7 @@ class _Batch:
                     record = directory.record(community_id, str(payload))
                     if not record.joined_ms or ts_ms < record.joined_ms:
                         record.joined_ms = ts_ms
-                        self.result.members.add(member_key(community_id, str(payload)))
+                        self.result.member_communities.add(community_id)
             community.through_ms = start
         self.clock.open_hours.discard(key)
         self.result.closed_hours.append(key)

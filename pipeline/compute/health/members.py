@@ -1,4 +1,4 @@
-"""One small record per (community, member): activity days and presence.
+"""One small record per (community, member): activity days, join time, last activity.
 
 The record is the member's whole state, a handful of fields whatever their
 history (it must stay small for a million members):
@@ -7,9 +7,11 @@ history (it must stay small for a million members):
   or really interacted (``active``, docs/product.md "Real interaction rate")
   on local day ``day - k``; 31 days are kept, enough for MAU and 30-day
   retention.  Setting a bit twice changes nothing, so replays are harmless.
-- presence: ``present`` (None: never seen in a membership event or
-  snapshot), when it last changed, when the member first joined, and the
-  event time of their last real interaction.
+- when the member first joined and the event time of their last real
+  interaction (presence itself lives in the community's state, so the member
+  count and who is present change in one write).
+
+A community's records are saved together, one table value per community.
 """
 
 from __future__ import annotations
@@ -20,22 +22,11 @@ DAYS_KEPT = 31
 _MASK = (1 << DAYS_KEPT) - 1
 
 
-def member_key(community_id: str, member_id: str) -> str:
-    return f"{community_id}|{member_id}"
-
-
-def split_member_key(key: str) -> tuple[str, str]:
-    community_id, _, member_id = key.partition("|")
-    return community_id, member_id
-
-
 @dataclass(slots=True)
 class MemberRecord:
     day: int = 0
     spoke: int = 0
     active: int = 0
-    present: bool | None = None
-    changed_ms: int = 0
     joined_ms: int = 0
     last_active_ms: int = 0
 
@@ -75,8 +66,7 @@ class MemberRecord:
         return [self.day - k for k in range(DAYS_KEPT - 1, -1, -1) if mask >> k & 1]
 
     def to_wire(self) -> list:
-        return [self.day, self.spoke, self.active, self.present, self.changed_ms,
-                self.joined_ms, self.last_active_ms]
+        return [self.day, self.spoke, self.active, self.joined_ms, self.last_active_ms]
 
     @classmethod
     def from_wire(cls, data: list | None) -> MemberRecord:

@@ -52,9 +52,8 @@ class Store:
             self.hours[key] = window.to_wire()
         for key, store in result.days.items():
             self.days[key] = store.to_wire()
-        for key in result.members:
-            community_id, _, member_id = key.partition("|")
-            self.members[key] = self.directory.record(community_id, member_id).to_wire()
+        for community_id in result.member_communities:
+            self.members[community_id] = self.directory.community_wire(community_id)
         if save == "partial":
             return
         for community_id, community in result.communities.items():
