@@ -188,13 +188,15 @@ def register(ctx: PipelineContext) -> None:
         mark = clock.marks.get(chat_topic, 0)
         states: dict[str, Baseline] = {}
         for community_id, records in by_community.items():
-            loaded = {metric: Baseline.from_wire(baselines.get(baseline_key(community_id, metric)))
-                      for metric in HOUR_METRICS}
+            wires = {metric: baselines.get(baseline_key(community_id, metric))
+                     for metric in HOUR_METRICS}
+            loaded = {metric: Baseline.from_wire(wire) for metric, wire in wires.items()}
             found = judge_community(loaded, community_id, records, clock.horizon_ms,
                                     lambda start: (mark - start) / HOUR_MS, season)
             result.anomalies.extend(to_anomaly(r) for r in found)
-            states.update({baseline_key(community_id, metric): state
-                           for metric, state in loaded.items()})
+            for metric, state in loaded.items():  # partial hours mostly change nothing
+                if state.to_wire() != (wires[metric] or Baseline().to_wire()):
+                    states[baseline_key(community_id, metric)] = state
         return states
 
     def save_health(partition: int, clock: HealthClock, result: HealthResult) -> None:

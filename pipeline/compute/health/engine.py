@@ -203,6 +203,7 @@ class _Batch:
         self.windows: dict[str, HourWindow] = {}
         self.summaries: dict[str, HourSummary] = {}
         self.touched_days: set[str] = set()
+        self.loaded_communities: dict[str, CommunityState] = {}
 
     # --- loading ---------------------------------------------------------------------
 
@@ -211,10 +212,13 @@ class _Batch:
             self.windows[key] = self.state.hour(key)
         return self.windows[key]
 
-    def community(self, community_id: str) -> CommunityState:
-        found = self.result.communities.get(community_id)
+    def community(self, community_id: str, changing: bool = False) -> CommunityState:
+        """The community's state, loaded once per batch; ``changing``: it is to be saved."""
+        found = self.loaded_communities.get(community_id)
         if found is None:
-            found = self.result.communities[community_id] = self.state.community(community_id)
+            found = self.loaded_communities[community_id] = self.state.community(community_id)
+        if changing:
+            self.result.communities[community_id] = found
         return found
 
     def day_store(self, key: str) -> DayStore:
@@ -311,7 +315,7 @@ class _Batch:
                 changed = True
             if changed:
                 self.result.member_communities.add(community_id)
-        community = self.community(community_id)
+        community = self.community(community_id, changing=True)
         conflicts = 0
         if start > community.through_ms:
             for ts_ms, _id, action, payload in membership_changes(window):
@@ -335,7 +339,7 @@ class _Batch:
         community_id, day = split_key(key)
         record = self.day_record(key, final=True)
         self.result.day_records.append(record)
-        self.community(community_id).close_day(day, record.real_interactions)
+        self.community(community_id, changing=True).close_day(day, record.real_interactions)
         self.clock.open_days.discard(key)
         self.result.closed_days.append(key)
         self.result.days.pop(key, None)
