@@ -6,7 +6,8 @@ embedded broker, so their rates are comparable as ratios:
 - naive Faust agent, one table update per event: the baseline;
 - the pipeline end to end (validation, DLQ, windows, ClickHouse, metric topic).
 Then produce-to-alert latency in the split topology at fixed input rates
-(see :mod:`bench.latency`).
+(see :mod:`bench.latency`), then the metrics worker's peak RSS after a million
+distinct members, on a broker of its own (see :mod:`bench.members_rss`).
 Results go to ``bench/results.json`` and a table on the terminal.
 """
 
@@ -177,6 +178,8 @@ def main() -> None:
                 })
     finally:
         broker.stop()
+    entries += members_rss_entries(work)
+    entries += anomaly_quality_entries()
     entries += sentiment_entries()
     results = {"benchmarks": entries, "machine": machine(),
                "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -188,6 +191,32 @@ def main() -> None:
         table.add_row(e["name"], f"{e['value']:,.1f}", e["unit"], e["baseline"],
                       f"{e['baseline_value']:,.1f}", f"{e['ratio']}")
     console.print(table)
+
+
+def members_rss_entries(work: Path) -> list[dict]:
+    """Peak RSS of a metrics worker after a million members (bench/members_rss.py, on a
+    broker of its own; about 7 minutes per store here).  ``BENCH_MEMBERS_RSS``: the stores
+    to run, comma-separated (default ``rocksdb``, the production store; ``rocksdb,memory``
+    adds ``worker_rss_mib_1m_members_memory_store``), or ``0`` to skip;
+    ``python -m bench.members_rss`` runs it alone."""
+    from bench import members_rss
+
+    wanted = os.environ.get("BENCH_MEMBERS_RSS", "rocksdb")
+    stores = tuple(s for s in wanted.split(",") if s in members_rss.STORES)
+    if wanted == "0" or not stores:
+        return []
+    try:
+        return members_rss.with_broker(work, stores=stores, say=console.print)
+    except Exception as exc:  # noqa: BLE001 - keep the other entries of a long run
+        console.print(f"[red]members RSS benchmark failed[/red]: {exc!r} (logs in {work})")
+        return []
+
+
+def anomaly_quality_entries() -> list[dict]:
+    """Anomaly detection on generated streams (bench/anomaly_quality.py, no broker)."""
+    from bench.anomaly_quality import run
+
+    return run()
 
 
 def sentiment_entries() -> list[dict]:
