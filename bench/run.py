@@ -195,7 +195,7 @@ def main() -> None:
 
 def members_rss_entries(work: Path) -> list[dict]:
     """Peak RSS of a metrics worker after a million members (bench/members_rss.py, on a
-    broker of its own; about 7 minutes per store here).  ``BENCH_MEMBERS_RSS``: the stores
+    broker of its own; 7 to 9 minutes per store here).  ``BENCH_MEMBERS_RSS``: the stores
     to run, comma-separated (default ``rocksdb``, the production store; ``rocksdb,memory``
     adds ``worker_rss_mib_1m_members_memory_store``), or ``0`` to skip;
     ``python -m bench.members_rss`` runs it alone."""
