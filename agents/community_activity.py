@@ -96,15 +96,18 @@ def register(ctx: PipelineContext) -> None:
         followers=frozenset(settings.topic(spec.name) for spec, _ in INTERNAL),
     )
     directory = Directory()
-    loaded_partitions: set[int] = set()
+    loaded_for: set[frozenset] = set()
     state = HealthState(hours.get, days.get, communities.get, directory)
 
-    def ensure_directory(partitions_seen: set[int]) -> None:
-        """Rebuild the in-memory view from the members table when a partition is new to
-        this process (after a start or a rebalance), before it is used."""
-        if not partitions_seen <= loaded_partitions:
+    def ensure_directory() -> None:
+        """Rebuild the in-memory view from the members table whenever this worker's
+        assignment changed (a start, or a rebalance: a partition that left and came back
+        may have been changed by another worker meanwhile)."""
+        assignment = frozenset(ctx.app.consumer.assignment())
+        if assignment not in loaded_for:
             directory.load(members.items())
-            loaded_partitions.update(partitions_seen)
+            loaded_for.clear()
+            loaded_for.add(assignment)
 
     physical = tuple(settings.topic(spec.name) for spec, _ in (*INPUTS, *INTERNAL))
 
@@ -136,7 +139,7 @@ def register(ctx: PipelineContext) -> None:
         for (_topic, partition), event in consumed.items():
             by_partition.setdefault(partition, [])
             anchors[partition] = event
-        ensure_directory(set(by_partition))
+        ensure_directory()
         minute_results: list[tuple[EventT, PartitionClock, BatchResult]] = []
         health_results: list[tuple[EventT, HealthClock, HealthResult]] = []
         for partition, items in by_partition.items():
@@ -159,10 +162,11 @@ def register(ctx: PipelineContext) -> None:
                 [(e.message.topic, e.message.offset, r) for e, r in items], config,
                 waiting_topics(partition, health_clock),
             )
-            health.anomaly_states = judge_anomalies(previous_horizon, health_clock, health)
-            health_results.append((anchors[partition], health_clock, health))
+            judged = judge_anomalies(previous_horizon, health_clock, health)
+            health_results.append((anchors[partition], health_clock, health, judged))
         await publish_minutes([result for _, _, result in minute_results])
-        await publish_health([result for _, _, result in health_results])
+        await publish_health([result for _, _, result, _ in health_results])
+        await publish_anomalies([a for _, _, _, judged in health_results for a in judged[0]])
         for last_event, clock, result in minute_results:
             with acting_for(last_event):
                 for key, window in result.changed.items():
@@ -171,14 +175,16 @@ def register(ctx: PipelineContext) -> None:
                 clocks[last_event.message.partition] = clock.to_wire()
                 for key in result.finalized:
                     windows.pop(key, None)
-        for last_event, clock, result in health_results:
+        for last_event, clock, result, (_, states) in health_results:
             with acting_for(last_event):
-                save_health(last_event.message.partition, clock, result)
+                save_health(last_event.message.partition, clock, result, states)
 
-    def judge_anomalies(previous_horizon: int, clock: HealthClock,
-                        result: HealthResult) -> dict[str, Baseline]:
+    def judge_anomalies(previous_horizon: int, clock: HealthClock, result: HealthResult,
+                        ) -> tuple[list[CommunityAnomaly], dict[str, Baseline]]:
         """Judge this batch's hour records, and every community's silent hours when the
-        fold horizon crossed an hour boundary; returns the baselines to save."""
+        fold horizon crossed an hour boundary: the anomaly records, and the baselines
+        that changed (to save)."""
+        anomalies: list[CommunityAnomaly] = []
         by_community: dict[str, list] = defaultdict(list)
         for record in result.hour_records:
             by_community[record.community_id].append(record)
@@ -193,13 +199,14 @@ def register(ctx: PipelineContext) -> None:
             loaded = {metric: Baseline.from_wire(wire) for metric, wire in wires.items()}
             found = judge_community(loaded, community_id, records, clock.horizon_ms,
                                     lambda start: (mark - start) / HOUR_MS, season)
-            result.anomalies.extend(to_anomaly(r) for r in found)
+            anomalies.extend(to_anomaly(r) for r in found)
             for metric, state in loaded.items():  # partial hours mostly change nothing
                 if state.to_wire() != (wires[metric] or Baseline().to_wire()):
                     states[baseline_key(community_id, metric)] = state
-        return states
+        return anomalies, states
 
-    def save_health(partition: int, clock: HealthClock, result: HealthResult) -> None:
+    def save_health(partition: int, clock: HealthClock, result: HealthResult,
+                    baseline_states: dict[str, Baseline]) -> None:
         """Everything but deletions, then the clock, then deletions (engine docstring)."""
         for key, window in result.hours.items():
             hours[key] = window.to_wire()
@@ -209,7 +216,7 @@ def register(ctx: PipelineContext) -> None:
             members[community_id] = directory.community_wire(community_id)
         for community_id, community in result.communities.items():
             communities[community_id] = community.to_wire()
-        for key, state in result.anomaly_states.items():
+        for key, state in baseline_states.items():
             baselines[key] = state.to_wire()
         health_clocks[partition] = clock.to_wire()
         for key in result.closed_hours:
@@ -254,7 +261,6 @@ def register(ctx: PipelineContext) -> None:
         if day_records:
             await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
             await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
-        await publish_anomalies([a for result in results for a in result.anomalies])
         for record in latest_final_by_community(day_records).values():
             label = prometheus.community_label(record.community_id)
             for metric in DAY_GAUGES:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
 
+from pipeline.compute.activity import to_millis
 from pipeline.compute.anomaly import (
     HOUR_MS,
     METRICS_BY_NAME,
@@ -62,7 +63,7 @@ def judge_community(
         series = _Series(baselines.setdefault(metric, Baseline()), metric, community_id,
                          calendar, found)
         for record in by_start:
-            start = _ms(record.window_start)
+            start = to_millis(record.window_start)
             value, denominator = value_of(record)
             if record.is_final:
                 series.fill_silent(start)
@@ -117,10 +118,6 @@ def to_anomaly(record: AnomalyRecord) -> CommunityAnomaly:
         deviation=round(record.deviation, 3), fraction=round(record.fraction, 4),
         severity=record.severity, revision=1 if record.status == "open" else 2,
     )
-
-
-def _ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
 
 
 def _utc(ms: int) -> datetime:

@@ -33,8 +33,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from pipeline.compute.activity import split_window_key, to_millis, window_key
 from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar, hour_start_ms
 from pipeline.compute.health.community import CommunityState
 from pipeline.compute.health.directory import MONTH_DAYS, WEEK_DAYS, Directory
@@ -49,23 +49,16 @@ from pipeline.compute.hot_words import merge_counts, top_terms
 from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
-from schemas.outputs import CommunityAnomaly, CommunityDayHealth, CommunityHourActivity, HotWord
+from schemas.outputs import CommunityDayHealth, CommunityHourActivity, HotWord
 from schemas.scores import ScoredMessage
 
 HOT_WORDS = 20
 
 
-def hour_key(community_id: str, start_ms: int) -> str:
-    return f"{community_id}|{start_ms}"
-
-
-def day_key(community_id: str, day: int) -> str:
-    return f"{community_id}|{day}"
-
-
-def split_key(key: str) -> tuple[str, int]:
-    community_id, _, number = key.rpartition("|")
-    return community_id, int(number)
+hour_key = day_key = window_key
+"""``<community_id>|<hour start ms>`` and ``<community_id>|<day number>``: the minute
+windows' key format (:func:`pipeline.compute.activity.window_key`)."""
+split_key = split_window_key
 
 
 @dataclass(frozen=True)
@@ -171,18 +164,10 @@ class HealthResult:
     duplicates: int = 0
     too_late: int = 0
     conflicts: Counter[str] = field(default_factory=Counter)
-    anomalies: list[CommunityAnomaly] = field(default_factory=list)
-    """Filled by the wiring (:mod:`pipeline.compute.health.anomalies`)."""
-    anomaly_states: dict[str, Any] = field(default_factory=dict)
-    """Anomaly baselines to save with the rest, keyed community|metric."""
 
 
 Item = tuple[str, int, InputEvent | ScoredMessage]
 """(topic name, offset, event) in the partition's arrival order."""
-
-
-def _ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
 
 
 def _utc(ms: int) -> datetime:
@@ -204,6 +189,7 @@ class _Batch:
         self.summaries: dict[str, HourSummary] = {}
         self.touched_days: set[str] = set()
         self.loaded_communities: dict[str, CommunityState] = {}
+        self._open_index: dict[str, list[int]] | None = None
 
     # --- loading ---------------------------------------------------------------------
 
@@ -238,7 +224,7 @@ class _Batch:
         lateness = self.config.lateness_ms
         for topic, offset, event in items:
             self.clock.positions[topic] = max(self.clock.positions.get(topic, 0), offset + 1)
-            ts_ms = event.ts_ms if isinstance(event, ScoredMessage) else _ms(event.ts)
+            ts_ms = event.ts_ms if isinstance(event, ScoredMessage) else to_millis(event.ts)
             start = hour_start_ms(ts_ms)
             community_id = event.community_id  # type: ignore[attr-defined]
             key = hour_key(community_id, start)
@@ -251,6 +237,7 @@ class _Batch:
             if key not in self.clock.open_hours:
                 self.clock.open_hours.add(key)
                 self.windows[key] = HourWindow()
+                self._open_index = None
             window = self.window(key)
             if isinstance(event, ChatMessage):
                 new = window.add_message(event, ts_ms, self.calendar, self.config.terms)
@@ -330,6 +317,7 @@ class _Batch:
                         self.result.member_communities.add(community_id)
             community.through_ms = start
         self.clock.open_hours.discard(key)
+        self._open_index = None
         self.result.closed_hours.append(key)
         self.result.hours.pop(key, None)
         self.result.hour_records.append(self.hour_record(key, final=True))
@@ -351,14 +339,24 @@ class _Batch:
     def revision(self, final: bool) -> int:
         return 2 * self.clock.position + int(final)
 
+    def open_starts(self, community_id: str) -> list[int]:
+        """Starts of the community's open hours, in order (indexed once per change of the
+        open set, not scanned per record)."""
+        if self._open_index is None:
+            index: dict[str, list[int]] = {}
+            for key in self.clock.open_hours:
+                owner, start = split_key(key)
+                index.setdefault(owner, []).append(start)
+            for starts in index.values():
+                starts.sort()
+            self._open_index = index
+        return self._open_index.get(community_id, [])
+
     def pending_growth(self, community_id: str, through_end_ms: int) -> int:
         """Net growth of the community's open hours ending by ``through_end_ms``."""
-        growth = 0
-        for key in self.clock.open_hours:
-            owner, start = split_key(key)
-            if owner == community_id and start + HOUR_MS <= through_end_ms:
-                growth += self.summary(key).net_growth
-        return growth
+        return sum(self.summary(hour_key(community_id, start)).net_growth
+                   for start in self.open_starts(community_id)
+                   if start + HOUR_MS <= through_end_ms)
 
     def hour_record(self, key: str, final: bool) -> CommunityHourActivity:
         community_id, start = split_key(key)
@@ -390,11 +388,11 @@ class _Batch:
         hourly = [0] * 24
         for hour, (counts, _words) in store.hours.items():
             hourly[self.calendar.local_hour(hour)] += counts[6]
-        open_keys = [k for k in self.clock.open_hours
-                     if split_key(k)[0] == community_id and start_ms <= split_key(k)[1] < end_ms]
-        open_parts = [self.summary(k) for k in open_keys]
-        for k, part in zip(open_keys, open_parts, strict=True):
-            hourly[self.calendar.local_hour(split_key(k)[1])] += part.interactions
+        open_hours = [start for start in self.open_starts(community_id)
+                      if start_ms <= start < end_ms]
+        open_parts = [self.summary(hour_key(community_id, start)) for start in open_hours]
+        for start, part in zip(open_hours, open_parts, strict=True):
+            hourly[self.calendar.local_hour(start)] += part.interactions
         directory = self.state.directory
         counts = directory.counts(community_id, day)
         speakers, dau, wau, mau = counts.speakers, counts.dau, counts.wau, counts.mau
@@ -464,14 +462,13 @@ class _Batch:
     def open_active_since(self, community_id: str, first_day: int, end_ms: int) -> dict[str, int]:
         """Members really active in open hours from ``first_day`` to ``end_ms`` -> first day."""
         found: dict[str, int] = {}
-        for key in self.clock.open_hours:
-            owner, start = split_key(key)
-            if owner != community_id or start >= end_ms:
-                continue
+        for start in self.open_starts(community_id):
+            if start >= end_ms:
+                break
             day = self.calendar.day_number(start)
             if day < first_day:
                 continue
-            for member in self.summary(key).active:
+            for member in self.summary(hour_key(community_id, start)).active:
                 found[member] = min(found.get(member, day), day)
         return found
 

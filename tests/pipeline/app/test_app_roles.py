@@ -23,3 +23,13 @@ def test_agents_of_a_role_consume_exactly_its_declared_topics(role: str, tmp_pat
 def test_split_roles_are_separate_consumer_groups() -> None:
     groups = {Settings(worker_role=role).group_id for role in ("all", "alerts", "metrics")}
     assert groups == {"community-pulse", "community-pulse-alerts", "community-pulse-metrics"}
+
+
+def test_the_rocksdb_budget_counts_every_table_of_a_full_worker(tmp_path: Path) -> None:
+    """``PULSE_STORE_MEMORY_MIB`` is split between TABLES_PER_WORKER tables: it must be the
+    number a worker of role ``all`` really opens, or the budget is exceeded."""
+    from pipeline.runtime.context import TABLES_PER_WORKER
+
+    settings = load_settings(worker_role="all", data_dir=tmp_path, topic_prefix="roles.")
+    app = create_app(settings)
+    assert len(app.tables) == TABLES_PER_WORKER
