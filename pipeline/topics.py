@@ -85,6 +85,27 @@ ANOMALY_ALERTS = TopicSpec(
     "CommunityAnomaly: a community metric far from its seasonal baseline, opened / resolved.",
     retention_ms=90 * DAY_MS,
 )
+FUNNEL_METRICS = TopicSpec(
+    "metrics.campaign.funnel.v1",
+    "<campaign_id>|<channel>|<window>|<window_start or all>",
+    "CampaignFunnel per campaign, channel and window; compacted, latest revision wins.",
+    retention_ms=400 * DAY_MS,
+    compacted=True,
+)
+CONVERSION_ALERTS = TopicSpec(
+    "alerts.campaign-conversion.v1",
+    "alert_id",
+    "ConversionAlert: a funnel step converting below target, opened / resolved.",
+    retention_ms=90 * DAY_MS,
+)
+SALES_TOTALS = TopicSpec(
+    "metrics.sales.totals.v1",
+    "<dimension>|<dimension_value>|<window>|<window_start or all>",
+    "SalesTotals per community / campaign / channel / all and window; compacted, "
+    "latest revision wins.",
+    retention_ms=400 * DAY_MS,
+    compacted=True,
+)
 
 SENTIMENT_ALERTS = TopicSpec(
     "alerts.sentiment.v1",
@@ -110,19 +131,34 @@ SENTIMENT_SCORES = TopicSpec(
     "Scored chat messages in chunks of up to 500, from the alert worker to the ClickHouse sink.",
     retention_ms=2 * DAY_MS,
 )
+TRANSACTIONS_BY_MEMBER = TopicSpec(
+    "pipeline.transactions-by-member.v1",
+    "member_id",
+    "Valid transactions re-keyed by member, so one partition holds all of a member's orders.",
+    retention_ms=7 * DAY_MS,
+)
+SALES_PARTIALS = TopicSpec(
+    "pipeline.sales-partials.v1",
+    "<sales totals key>",
+    "Per source partition partial SalesTotals, keyed like the output so one combiner owns "
+    "each key.",
+    retention_ms=7 * DAY_MS,
+)
 
 INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS, FUNNEL_EVENTS)
 COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 """Co-partitioned by community id and consumed together by ``community-activity``."""
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
-                 SENTIMENT_ALERTS)
-INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES)
+                 FUNNEL_METRICS, CONVERSION_ALERTS, SALES_TOTALS, SENTIMENT_ALERTS)
+INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, TRANSACTIONS_BY_MEMBER,
+                   SALES_PARTIALS)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
     "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS,
-               ANOMALY_ALERTS),
-    "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS),
+               ANOMALY_ALERTS, CONVERSION_ALERTS),
+    "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS, TRANSACTIONS_BY_MEMBER,
+                               SALES_PARTIALS),
 }
 """Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""
 

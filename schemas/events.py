@@ -15,10 +15,7 @@ MessageType = Literal["text", "image", "link", "sticker", "red_packet", "system"
 SenderRole = Literal["member", "staff", "bot"]
 MemberAction = Literal["join", "leave", "removed"]
 OrderStatus = Literal["paid", "refunded"]
-FunnelStep = Literal[
-    "poster_click", "signup_page", "signup", "reminder", "activity_entry", "follow_up"
-]
-FUNNEL_STEPS: tuple[FunnelStep, ...] = (
+FUNNEL_STEPS: tuple[str, ...] = (
     "poster_click",
     "signup_page",
     "signup",
@@ -26,7 +23,8 @@ FUNNEL_STEPS: tuple[FunnelStep, ...] = (
     "activity_entry",
     "follow_up",
 )
-"""Campaign funnel steps in order (海报点击 → 报名页 → 报名 → 提醒 → 进入活动 → 跟进)."""
+"""The default campaign funnel, in order (海报点击 → 报名页 → 报名 → 提醒 → 进入活动 → 跟进);
+a campaign registry may give a campaign its own steps (``pipeline.compute.campaigns``)."""
 
 
 class ChatMessage(InputEvent):
@@ -145,7 +143,10 @@ class FunnelEvent(InputEvent):
     event_id: Identifier = Field(description="Unique id of this funnel event.")
     campaign_id: Identifier = Field(description="Campaign (活动) id.")
     person_id: Identifier = Field(description="Person (member or prospect) id.")
-    step: FunnelStep = Field(description="Funnel step reached.")
+    step: Identifier = Field(
+        description="Funnel step reached: one of the campaign's steps in the registry (the "
+        "default six otherwise); any other name is a dead letter (unknown_step)."
+    )
     channel: str | None = Field(None, max_length=128, description="Channel (UTM / QR code).")
     community_id: Identifier | None = Field(None, description="Community, once joined.")
 

@@ -16,6 +16,7 @@ DeadLetterReason = Literal[
     "unsupported_version",
     "oversized",
     "timestamp_out_of_range",
+    "unknown_step",
 ]
 
 

@@ -51,6 +51,9 @@ HEALTH_STREAM = GeneratorConfig(seed=13, communities=4, days=3, scale=0.5, start
 ANOMALY_STREAM = GeneratorConfig(seed=17, communities=3, days=11, scale=0.3, anomalies=2,
                                  episodes=False, start=REFERENCE_START - timedelta(days=14))
 """Anomaly alerts end to end: a week to warm up, then two injected anomalies per community."""
+CAMPAIGN_STREAM = GeneratorConfig(seed=23, communities=4, days=2, scale=0.4, episodes=False,
+                                  start=REFERENCE_START)
+"""Campaigns and sales end to end: two campaigns (the second with a weak step) and orders."""
 
 TEST_STREAMS: dict[str, GeneratorConfig] = {
     "default": DEFAULT_STREAM,
@@ -64,6 +67,7 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "pii": PII_STREAM,
     "health": HEALTH_STREAM,
     "anomalies": ANOMALY_STREAM,
+    "campaigns": CAMPAIGN_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
 

@@ -27,7 +27,7 @@ cp "$src"/templates/*.tmpl "$out/templates/"
 script=""
 for name in CORP_ID API_SECRET AGENT_ID PARTY_MANAGEMENT PARTY_CRISIS_PR \
     PARTY_CROSS_DEPARTMENT PARTY_CUSTOMER_SERVICE PARTY_PLATFORM \
-    PARTY_COMMUNITY_OPERATIONS; do
+    PARTY_COMMUNITY_OPERATIONS PARTY_CAMPAIGN_OPERATIONS; do
     eval "value=\${WECOM_$name:-}"
     [ -n "$value" ] || continue
     case $value in

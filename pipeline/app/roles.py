@@ -1,9 +1,9 @@
 """Which agents each worker role runs: the one place that decides a worker's shape.
 
-- ``alerts``: chat to incidents, spread, escalation timer, alert and anomaly delivery
-  (latency-critical; no ClickHouse);
-- ``metrics``: community activity and health, raw storage, the ClickHouse stores of the
-  sentiment path, the moderator console;
+- ``alerts``: chat to incidents, spread, escalation timer, alert, anomaly and conversion
+  alert delivery (latency-critical; no ClickHouse);
+- ``metrics``: community activity and health, campaign funnels, sales, raw storage, the
+  ClickHouse stores of the sentiment path, the moderator console;
 - ``all``: both, in one process (demo, most tests).
 
 Split roles are separate consumer groups, so alerts never queue behind
@@ -16,10 +16,13 @@ from __future__ import annotations
 from agents import (
     alert_delivery,
     alert_store,
-    anomaly_delivery,
+    campaign_funnels,
     community_activity,
     escalation_timer,
+    metric_alert_delivery,
     raw_events,
+    sales_ledgers,
+    sales_totals,
     sentiment_incidents,
     sentiment_spread,
     sentiment_store,
@@ -42,12 +45,15 @@ def register_alert_path(ctx: PipelineContext) -> None:
     tables = sentiment_incidents.register(ctx)
     sentiment_spread.register(ctx, policy)
     escalation_timer.register(ctx, tables, deliverer, policy)
-    anomaly_delivery.register(ctx)
+    metric_alert_delivery.register(ctx)
 
 
 def register_metrics_path(ctx: PipelineContext) -> None:
     community_activity.register(ctx)
     raw_events.register(ctx)
+    campaign_funnels.register(ctx)
+    sales_ledgers.register(ctx)
+    sales_totals.register(ctx)
     sentiment_store.register(ctx)
     alert_store.register(ctx)
     token = ctx.settings.console_token

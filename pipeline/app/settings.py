@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     )
     max_future_skew_s: int = Field(3600, ge=0, description="Reject events further in the future.")
 
+    # Campaigns
+    campaigns_file: Path | None = Field(
+        None,
+        description="Campaign registry (TOML: ids, names, steps, thresholds, peak days; "
+        "pipeline/compute/campaigns/registry.py). Unlisted campaigns get the default six steps.",
+    )
+    conversion_check_interval_s: int = Field(
+        300, ge=1,
+        description="Event time between conversion judgements of a campaign that is not "
+        "receiving events (its partition's watermark still moves).",
+    )
+
     # Sinks
     clickhouse_url: str = Field(
         "chdb://var/clickhouse",

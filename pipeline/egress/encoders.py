@@ -10,6 +10,8 @@ Kafka Connect does it), so they can be inspected and replayed after a fix.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import orjson
 
 from pipeline.compute.escalation import SpreadSignal
@@ -41,6 +43,18 @@ def activity_record(
 ) -> KafkaRecord:
     """A window by its key: community and window start (or local day)."""
     return window.key.encode(), window.to_json(), None
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    def to_json(self) -> bytes: ...
+
+
+def keyed_record(record: Keyed) -> KafkaRecord:
+    """A record by its own ``key`` (compacted metric topics, alert topics)."""
+    return record.key.encode(), record.to_json(), None
 
 
 def anomaly_alert_record(anomaly: CommunityAnomaly) -> KafkaRecord:

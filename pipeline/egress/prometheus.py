@@ -63,6 +63,34 @@ class PrometheusSeries:
             "Community anomalies opened or resolved, by metric, event and severity.",
             ["metric", "event", "severity"], registry=registry,
         )
+        self.campaign_step_persons = Gauge(
+            "pulse_campaign_step_persons",
+            "Distinct persons who reached each funnel step of a registered campaign (whole "
+            "campaign, all channels).", ["campaign", "step"], registry=registry,
+        )
+        self.campaign_conversion = Gauge(
+            "pulse_campaign_conversion",
+            "Whole-campaign conversion of each step of a registered campaign (fraction; "
+            "target 0.85 unless the registry says otherwise).",
+            ["campaign", "transition"], registry=registry,
+        )
+        self.campaign_conversion_alerts = Counter(
+            "pulse_campaign_conversion_alerts_total",
+            "Conversion alerts opened or resolved, by campaign (unregistered ones share a label).",
+            ["campaign", "event"], registry=registry,
+        )
+        self.sales = Gauge(
+            "pulse_sales",
+            "Cumulative sales of a dimension value: orders, gmv_fen, refund_fen, net_gmv_fen, "
+            "paying_members, repeat_members (communities capped like other series; campaigns "
+            "from the registry; channels are in ClickHouse only).",
+            ["dimension", "value", "metric"], registry=registry,
+        )
+        self.sales_anomalies = Counter(
+            "pulse_sales_anomalies_total",
+            "Transactions handled by a documented rule: duplicate, conflict, refund_before_order, "
+            "refund_exceeds_order, unmatched_refund.", ["kind"], registry=registry,
+        )
         self.dead_letters = Counter(
             "pulse_dead_letters_total", "Records sent to the dead-letter topic.",
             ["topic", "reason"], registry=registry,

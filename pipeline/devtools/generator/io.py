@@ -1,4 +1,5 @@
-"""Streams on disk: ``events.jsonl`` (records in delivery order) and ``truth.json``.
+"""Streams on disk: ``events.jsonl`` (records in delivery order), ``truth.json`` and
+``campaigns.toml`` (the campaign registry a worker reads with ``PULSE_CAMPAIGNS_FILE``).
 
 One JSON object per line: ``topic``, ``key``, ``kind``, ``timestamp_ms`` and the
 value as ``value`` (text, when it is valid UTF-8) or ``value_b64`` (anything
@@ -11,11 +12,20 @@ import base64
 import json
 from pathlib import Path
 
+from pipeline.compute.campaigns.registry import CampaignSpec, dump_registry
 from pipeline.devtools.generator.stream import GeneratedStream, OutRecord
 from pipeline.devtools.generator.truth import GroundTruth
 
 EVENTS_FILE = "events.jsonl"
 TRUTH_FILE = "truth.json"
+REGISTRY_FILE = "campaigns.toml"
+
+
+def registry_text(truth: GroundTruth) -> str:
+    """The campaign registry of a generated stream: its campaigns with their names and
+    peak days, default steps and targets."""
+    return dump_registry([CampaignSpec(campaign_id=f.campaign_id, name=f.title,
+                                       peak_day=f.peak_day) for f in truth.funnels])
 
 
 def _bytes_field(name: str, raw: bytes | None) -> dict[str, str | None]:
@@ -46,6 +56,7 @@ def write_stream(stream: GeneratedStream, directory: Path) -> None:
             out.write(encoder.encode(line))
             out.write("\n")
     (directory / TRUTH_FILE).write_text(stream.truth.to_json(), encoding="utf-8")
+    (directory / REGISTRY_FILE).write_text(registry_text(stream.truth), encoding="utf-8")
 
 
 def read_stream(directory: Path) -> GeneratedStream:

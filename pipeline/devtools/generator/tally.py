@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 from pipeline.devtools.generator.campaigns import Campaign
 from pipeline.devtools.generator.chat import Message
-from pipeline.devtools.generator.clock import MINUTE_MS, from_ms, minute_iso
+from pipeline.devtools.generator.clock import MINUTE_MS, SHANGHAI_OFFSET_MS, from_ms, minute_iso
 from pipeline.devtools.generator.episodes import Episode
 from pipeline.devtools.generator.orders import Order
 from pipeline.devtools.generator.stream import OutRecord
@@ -124,7 +124,8 @@ def funnels(world: World, campaigns: list[Campaign]) -> list[FunnelTruth]:
                 channel[step] = channel.get(step, 0) + 1
         out.append(FunnelTruth(
             campaign_id=campaign.campaign_id, title=campaign.title,
-            community_id=world.communities[campaign.community].community_id, steps=steps,
+            community_id=world.communities[campaign.community].community_id,
+            peak_day=from_ms(campaign.activity_ms + SHANGHAI_OFFSET_MS).date(), steps=steps,
             conversion=conversion,
             below_target=[k for k, v in conversion.items() if v < FUNNEL_TARGET],
             by_channel=dict(sorted(by_channel.items())), events=len(campaign.events),

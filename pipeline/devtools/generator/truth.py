@@ -8,7 +8,7 @@ Times are UTC; minute keys are ``datetime.isoformat()`` of the window start
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +80,7 @@ class FunnelTruth(_Model):
     campaign_id: str
     title: str
     community_id: str
+    peak_day: date = Field(description="Local (Shanghai) day of the live session (活动日).")
     steps: dict[str, int] = Field(description="Distinct persons per step, FUNNEL_STEPS order.")
     conversion: dict[str, float] = Field(description="'a->b': persons(b) / persons(a).")
     below_target: list[str] = Field(description="Transitions converting below 85%.")

@@ -24,6 +24,7 @@ from pipeline.compute.privacy import mask_pii
 from pipeline.egress.clickhouse.client import ClickHouseSink
 from schemas.alerts import Alert
 from schemas.base import InputEvent
+from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
 from schemas.outputs import (
     CommunityAnomaly,
@@ -153,6 +154,32 @@ HEALTH_DAY: TableSpec[CommunityDayHealth] = model_table(
 ANOMALIES: TableSpec[CommunityAnomaly] = model_table(
     "community_anomalies", _fields(CommunityAnomaly),
 )
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""window_start of whole-campaign and cumulative rows (a key column cannot be NULL)."""
+
+
+def _or_epoch(start: datetime | None) -> datetime:
+    return start or EPOCH
+
+
+CAMPAIGN_FUNNEL: TableSpec[CampaignFunnel] = TableSpec(
+    "campaign_funnel",
+    ("campaign_id", "campaign_name", "registered", "channel", "window", "window_start",
+     "window_end", "phase", "entered", "overall_conversion", "step_names", "step_persons",
+     "step_conversion", "step_median_seconds", "step_threshold", "revision", "updated_at"),
+    lambda r, now: (r.campaign_id, r.campaign_name, int(r.registered), r.channel, r.window,
+                    _or_epoch(r.window_start), r.window_end, r.phase, r.entered,
+                    r.overall_conversion, [s.step for s in r.steps],
+                    [s.persons for s in r.steps], [s.conversion for s in r.steps],
+                    [s.median_seconds for s in r.steps], [s.threshold for s in r.steps],
+                    r.revision, now),
+)
+CONVERSION_ALERTS: TableSpec[ConversionAlert] = model_table(
+    "campaign_conversion_alerts", _fields(ConversionAlert),
+)
+SALES_TOTALS: TableSpec[SalesTotals] = model_table(
+    "sales_totals", _fields(SalesTotals), {"window_start": _or_epoch},
+)
 
 MESSAGE_SENTIMENT: TableSpec[ScoredMessage] = TableSpec(
     "message_sentiment",
@@ -185,5 +212,5 @@ def alerts_identity(alerts: Sequence[Alert]) -> str:
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALIES,
-    MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
+    CAMPAIGN_FUNNEL, CONVERSION_ALERTS, SALES_TOTALS, MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
 )

@@ -1,0 +1,1 @@
+"""Campaign funnels, pure logic: the registry, distinct-person funnel counts, conversion alerts."""

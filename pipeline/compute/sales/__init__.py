@@ -1,0 +1,1 @@
+"""Sales: members' orders and refunds, and additive GMV / refund / repurchase totals."""

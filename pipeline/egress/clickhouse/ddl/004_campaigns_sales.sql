@@ -1,0 +1,89 @@
+-- Campaign funnels, conversion alerts and sales totals (docs/metrics.md,
+-- "Campaigns and sales"). Like the activity windows, each update is a new row and
+-- ReplacingMergeTree(revision) keeps the highest revision per key: read with FINAL.
+
+-- One row per campaign, channel ('*' = all) and window; window_start is
+-- 1970-01-01 for the whole-campaign window. Steps are parallel arrays in the
+-- campaign's step order.
+CREATE TABLE IF NOT EXISTS {db}.campaign_funnel
+(
+    campaign_id          LowCardinality(String),
+    campaign_name        String,
+    registered           UInt8,
+    channel              LowCardinality(String),
+    window               LowCardinality(String),
+    window_start         DateTime('UTC'),
+    window_end           Nullable(DateTime('UTC')),
+    phase                LowCardinality(String),
+    entered              UInt32,
+    overall_conversion   Nullable(Float64),
+    step_names           Array(LowCardinality(String)),
+    step_persons         Array(UInt32),
+    step_conversion      Array(Nullable(Float64)),
+    step_median_seconds  Array(Nullable(Float64)),
+    step_threshold       Array(Float64),
+    revision             UInt64,
+    updated_at           DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (campaign_id, channel, window, window_start)
+TTL window_start + INTERVAL {retention_days} DAY
+    WHERE window != 'campaign'
+SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Conversion alerts: one row per revision (1 opened, 2 resolved).
+CREATE TABLE IF NOT EXISTS {db}.campaign_conversion_alerts
+(
+    alert_id       String,
+    campaign_id    LowCardinality(String),
+    campaign_name  String,
+    from_step      LowCardinality(String),
+    to_step        LowCardinality(String),
+    status         LowCardinality(String),
+    entered        UInt32,
+    converted      UInt32,
+    rate           Float64,
+    upper_bound    Float64,
+    threshold      Float64,
+    opened_at      DateTime64(3, 'UTC'),
+    evaluated_at   DateTime64(3, 'UTC'),
+    revision       UInt8,
+    updated_at     DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(opened_at)
+ORDER BY (campaign_id, alert_id)
+TTL toDateTime(opened_at) + INTERVAL {retention_days} DAY
+SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Orders, GMV, refunds and buyers per dimension ('all', community, campaign,
+-- channel) and window (hour, local day, 'all' = cumulative with window_start
+-- 1970-01-01). Amounts in integer fen.
+CREATE TABLE IF NOT EXISTS {db}.sales_totals
+(
+    dimension             LowCardinality(String),
+    dimension_value       String,
+    window                LowCardinality(String),
+    window_start          DateTime('UTC'),
+    orders                UInt32,
+    gmv_fen               Int64,
+    refunds               UInt32,
+    refund_fen            Int64,
+    net_gmv_fen           Int64,
+    refunds_capped        UInt32,
+    unmatched_refunds     UInt32,
+    unmatched_refund_fen  Int64,
+    paying_members        UInt32,
+    repeat_members        UInt32,
+    aov_fen               Nullable(Int64),
+    repurchase_rate       Nullable(Float64),
+    revision              UInt64,
+    updated_at            DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (dimension, dimension_value, window, window_start)
+TTL window_start + INTERVAL {retention_days} DAY
+    WHERE window != 'all'
+SETTINGS non_replicated_deduplication_window = 1000;
