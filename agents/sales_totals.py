@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 import orjson
 from faust.types import EventT
 
-from pipeline.compute.campaigns.registry import load_registry
+from pipeline.compute.campaigns.registry import Registry, load_registry
+from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.compute.sales.totals import CombinedWindow, Totals, split_totals_key
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import keyed_record
@@ -31,11 +32,16 @@ AGENT_NAME = "sales-totals"
 GAUGED = ("orders", "gmv_fen", "refund_fen", "net_gmv_fen", "paying_members", "repeat_members")
 
 
-def sales_record(key: str, revision: int, totals: Totals) -> SalesTotals:
+def sales_record(key: str, revision: int, totals: Totals, registry: Registry,
+                 calendar: CommunityCalendar) -> SalesTotals:
     dimension, value, window, start_ms = split_totals_key(key)
+    phase = None
+    if dimension == "campaign" and window != "all":
+        phase = registry.spec(value).phase_of_day(calendar.local(start_ms).date())
     return SalesTotals(
         dimension=dimension, dimension_value=value, window=window,
         window_start=None if window == "all" else datetime.fromtimestamp(start_ms / 1000, UTC),
+        phase=phase,
         orders=totals.orders, gmv_fen=totals.gmv_fen, refunds=totals.refunds,
         refund_fen=totals.refund_fen, net_gmv_fen=totals.net_gmv_fen,
         refunds_capped=totals.refunds_capped, unmatched_refunds=totals.unmatched_refunds,
@@ -52,6 +58,7 @@ def parse_partial(value: bytes) -> list[tuple[int, int, Totals]]:
 
 def register(ctx: PipelineContext) -> None:
     registry = load_registry(ctx.settings.campaigns_file)
+    calendar = CommunityCalendar(ctx.settings.community_timezone)
     combined = ctx.table("sales-combined")
     """output key -> the latest partial (revision, totals) of each source partition."""
 
@@ -69,7 +76,7 @@ def register(ctx: PipelineContext) -> None:
         records = []
         for key in sorted(changed):
             revision, totals = touched[key][1].value()
-            records.append(sales_record(key, revision, totals))
+            records.append(sales_record(key, revision, totals, registry, calendar))
         if records:
             await tables.SALES_TOTALS.write(ctx.clickhouse, records)
             await ctx.publish(SALES_TOTALS, [keyed_record(r) for r in records])

@@ -129,6 +129,10 @@ class SalesTotals(Record):
     dimension_value: str = Field(description="The community, campaign or channel; * for all.")
     window: SalesWindow = Field(description="hour (UTC-aligned), day (local) or all (cumulative).")
     window_start: datetime | None = Field(description="Window start, UTC; None for all.")
+    phase: Phase | None = Field(
+        None, description="Campaign rows of hour and day windows: the campaign's phase that "
+        "day (registry peak day); None otherwise."
+    )
     orders: int = Field(ge=0, description="Paid orders with payment time in the window.")
     gmv_fen: int = Field(ge=0, description="Sum of their amounts, 分.")
     refunds: int = Field(ge=0, description="Refunds matched to an order, by refund time.")

@@ -113,6 +113,16 @@ def check_exact(settings: Settings, stream) -> None:
                 truth.refunds, truth.refund_fen), (dimension, value)
 
 
+def community_sales_days(settings: Settings) -> list[tuple]:
+    client = connect(settings.clickhouse_url)
+    try:
+        return client.query(
+            "SELECT community_id, window_start, paying_members, member_count, conversion_rate "
+            "FROM pulse.community_sales_day").result_rows
+    finally:
+        client.close()
+
+
 def conversion_alerts(settings: Settings) -> list[tuple]:
     client = connect(settings.clickhouse_url)
     try:
@@ -150,6 +160,13 @@ def test_funnels_sales_and_conversion_alerts_equal_the_brute_force(
         finally:
             worker.stop()
     check_exact(settings, stream)
+
+    # conversion rate: paying members / members at the end of the community's day
+    days = community_sales_days(settings)
+    sales = stored_sales(settings)
+    assert len(days) == sum(1 for d, _, w, _ in sales if d == "community" and w == "day")
+    rated = [d for d in days if d[4] is not None]
+    assert rated and all(rate == paying / members for _, _, paying, members, rate in rated)
 
     # the weak step: exactly one alert, still open (the step stays weak), on the campaign
     # route; the healthy campaign: none

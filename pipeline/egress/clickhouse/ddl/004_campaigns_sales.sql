@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS {db}.sales_totals
     dimension_value       String,
     window                LowCardinality(String),
     window_start          DateTime('UTC'),
+    phase                 LowCardinality(Nullable(String)),
     orders                UInt32,
     gmv_fen               Int64,
     refunds               UInt32,
@@ -87,3 +88,24 @@ ORDER BY (dimension, dimension_value, window, window_start)
 TTL window_start + INTERVAL {retention_days} DAY
     WHERE window != 'all'
 SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Sales of a community's local day next to its health report: conversion rate =
+-- paying members / members at the end of the day (docs/metrics.md).
+CREATE VIEW IF NOT EXISTS {db}.community_sales_day AS
+SELECT
+    s.dimension_value AS community_id,
+    h.day AS day,
+    s.window_start AS window_start,
+    s.orders AS orders,
+    s.gmv_fen AS gmv_fen,
+    s.refund_fen AS refund_fen,
+    s.net_gmv_fen AS net_gmv_fen,
+    s.paying_members AS paying_members,
+    s.repeat_members AS repeat_members,
+    s.aov_fen AS aov_fen,
+    h.member_count AS member_count,
+    if(h.member_count > 0, s.paying_members / h.member_count, NULL) AS conversion_rate
+FROM (SELECT * FROM {db}.sales_totals FINAL WHERE dimension = 'community' AND window = 'day') AS s
+LEFT JOIN (SELECT community_id, day, window_start, member_count
+           FROM {db}.community_health_day FINAL) AS h
+    ON s.dimension_value = h.community_id AND s.window_start = h.window_start;
