@@ -4,7 +4,8 @@ Thin Faust wiring around :mod:`pipeline.compute.campaigns` on the funnel topic
 (keyed by campaign, so one worker partition holds a campaign).  Per batch:
 
 1. validate at the edge; a step outside the campaign's registry steps is a
-   dead letter (``unknown_step``); store the rest raw;
+   dead letter (``unknown_step``); store the rest raw and forward them to
+   ``sales-ledgers`` re-keyed by person (attribution touches, participation);
 2. fold the events into each person's progress (earliest time per step and
    first touch: minimums, so duplicates and replays change nothing and
    arrival order does not matter);
@@ -39,11 +40,12 @@ from pipeline.compute.campaigns.registry import load_registry
 from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import keyed_record
+from pipeline.egress.journeys import journey_record
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Valid, input_agent, publish_dead_letters
 from pipeline.runtime.context import PipelineContext
 from pipeline.runtime.faust_support import acting_for
-from pipeline.topics import CONVERSION_ALERTS, FUNNEL_EVENTS, FUNNEL_METRICS
+from pipeline.topics import CONVERSION_ALERTS, FUNNEL_EVENTS, FUNNEL_METRICS, JOURNEYS_BY_MEMBER
 from schemas.campaigns import CampaignFunnel, ConversionAlert
 from schemas.events import FunnelEvent
 from schemas.outputs import DeadLetter
@@ -94,6 +96,7 @@ def register(ctx: PipelineContext) -> None:
             return
         await tables.RAW_TABLES[FunnelEvent].write(
             ctx.clickhouse, accepted, offsets_identity([e for e, _ in accepted]))
+        await ctx.publish(JOURNEYS_BY_MEMBER, [journey_record(r) for _, r in accepted])
         newest = max(record.ts for _, record in accepted)
         ctx.prometheus.advance_watermark(FUNNEL_EVENTS.name, newest.timestamp())
         ensure_book()

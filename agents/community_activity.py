@@ -6,7 +6,8 @@ computed from one decoded batch.  Thin Faust wiring around
 :mod:`pipeline.compute.activity` (minute windows of chat) and
 :mod:`pipeline.compute.health` (hours, days, members).  Per batch:
 
-1. validate at the edge (rejects to the DLQ) and store raw events;
+1. validate at the edge (rejects to the DLQ), store raw events, forward joins to
+   ``sales-ledgers`` (attribution, fission) re-keyed by member;
 2. apply the batch to each source partition's windows (pure logic);
 3. publish what changed: ClickHouse, the compacted metric topics (delivery
    awaited) and Prometheus;
@@ -50,6 +51,7 @@ from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import activity_record, anomaly_alert_record
+from pipeline.egress.journeys import journey_record
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Consumed, inputs_agent
 from pipeline.runtime.context import PipelineContext
@@ -60,6 +62,7 @@ from pipeline.topics import (
     ANOMALY_ALERTS,
     CHAT_MESSAGES,
     HEALTH_DAY,
+    JOURNEYS_BY_MEMBER,
     MEMBER_EVENTS,
     MEMBERSHIP_SNAPSHOTS,
     SENTIMENT_SCORES,
@@ -131,6 +134,8 @@ def register(ctx: PipelineContext) -> None:
         for model, items in by_model.items():
             await tables.RAW_TABLES[model].write(
                 ctx.clickhouse, items, offsets_identity([e for e, _ in items]))
+        await ctx.publish(JOURNEYS_BY_MEMBER, [  # attribution and fission (sales-ledgers)
+            journey_record(r) for _, r in by_model.get(MemberEvent, ()) if r.action == "join"])
         by_partition: dict[int, list[tuple[EventT, InputEvent | ScoredMessage]]] = (
             defaultdict(list))
         for event, record in valid:

@@ -1,41 +1,47 @@
-"""Sales, stage 1 (``sales-ledgers``): each member's orders, and partial totals per partition.
+"""Sales, stage 1 (``sales-ledgers``): each member's orders and journey, and partial totals.
 
-Reads transactions re-keyed by member (``ingest-transactions`` forwards them),
-so one partition holds every order of a member: orders are deduplicated by
-order id, a refund is applied once even when it comes first, and distinct
-buyers add up across partitions (:mod:`pipeline.compute.sales`).  Per batch
-and partition: apply the transactions to the ledgers, add each changed
-ledger's contribution difference to the partition's partial totals, publish
-the changed partials to ``pipeline.sales-partials.v1`` (keyed like the output,
-so ``sales-totals`` owns each key on one partition), then save ledgers and
-partials.  A partial's revision is the consumed offset of its partition:
-replaying a batch re-emits the same partials with the same revisions.
+Reads two co-partitioned topics keyed by member (person) id: transactions
+(forwarded by ``ingest-transactions``) and journeys (funnel events forwarded by
+``campaign-funnels``, joins by ``community-activity``), so one partition holds
+every order, touch and join of a member (:mod:`pipeline.compute.sales`):
+
+- orders are deduplicated by order id, a refund is applied once even when it
+  comes first, and distinct buyers add up across partitions;
+- joins, participations and paid orders are credited to the first and last
+  touch within the attribution window; invited joins to their inviter.
+
+Per batch and partition: apply the records to the members' ledgers and
+journeys, add each changed member's contribution difference to the partition's
+partial totals, publish the changed partials to ``pipeline.sales-partials.v1``
+(keyed like the output, so ``sales-totals`` owns each key on one partition),
+then save ledgers, journeys and partials.  A partial's revision is the
+partition's consumed offsets (both topics), so replaying a batch re-emits the
+same partials with the same revisions.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import orjson
 from faust.types import EventT
 
+from pipeline.compute.campaigns.registry import load_registry
 from pipeline.compute.health.calendar import CommunityCalendar
-from pipeline.compute.sales.ledger import MemberLedger, apply
-from pipeline.compute.sales.totals import (
-    PartitionTotals,
-    Totals,
-    apply_change,
-    contribution,
-    totals_key,
-)
+from pipeline.compute.sales.journeys import Join, Journey, Touch, member_contribution
+from pipeline.compute.sales.ledger import MemberLedger, apply, to_ms
+from pipeline.compute.sales.totals import PartitionTotals, Totals, apply_rows, totals_key
+from pipeline.egress.journeys import read_journey
 from pipeline.ingress.batches import batch_agent
 from pipeline.ingress.internal import one, readable
 from pipeline.runtime.context import PipelineContext
 from pipeline.runtime.faust_support import acting_for
-from pipeline.topics import SALES_PARTIALS, TRANSACTIONS_BY_MEMBER
-from schemas.events import Transaction
+from pipeline.topics import JOURNEYS_BY_MEMBER, SALES_PARTIALS, TRANSACTIONS_BY_MEMBER
+from schemas.events import FunnelEvent, MemberEvent, Transaction
 
 AGENT_NAME = "sales-ledgers"
+DAY_MS = 24 * 3600 * 1000
 
 
 def partial_record(key: str, partition: int, revision: int, totals: Totals,
@@ -45,62 +51,114 @@ def partial_record(key: str, partition: int, revision: int, totals: Totals,
     return key.encode(), orjson.dumps(value), None
 
 
+@dataclass(slots=True)
+class Member:
+    """A member's state as loaded (``before``) and as changed by the batch."""
+
+    ledger_before: MemberLedger | None
+    journey_before: Journey | None
+    ledger: MemberLedger
+    journey: Journey
+
+
 def register(ctx: PipelineContext) -> None:
-    calendar = CommunityCalendar(ctx.settings.community_timezone)
+    settings = ctx.settings
+    calendar = CommunityCalendar(settings.community_timezone)
+    registry = load_registry(settings.campaigns_file)
+    window_ms = settings.attribution_window_days * DAY_MS
     ledgers = ctx.table("sales-ledgers")
     """member -> their orders (paid and refund facts by order id)."""
+    journeys = ctx.table("sales-journeys")
+    """member -> their touches, joins and participations."""
     partials = ctx.table("sales-partials")
     """``<totals key>#<partition>`` -> this partition's partial totals."""
-    read = one(Transaction.model_validate_json)
+    positions_table = ctx.table("sales-positions")
+    """partition -> consumed offset per topic: the revision of its partials is their sum,
+    which grows with every record read and does not depend on batching."""
+    transactions_topic = settings.topic(TRANSACTIONS_BY_MEMBER.name)
+    read_transaction = one(Transaction.model_validate_json)
+    source = ctx.app.topic(
+        transactions_topic, settings.topic(JOURNEYS_BY_MEMBER.name), key_serializer="raw",
+        value_serializer="raw", partitions=settings.topic_partitions, internal=False)
+
+    def load(member_id: str) -> Member:
+        ledger = ledgers.get(member_id)
+        journey = journeys.get(member_id)
+        return Member(
+            None if ledger is None else MemberLedger.from_wire(ledger),
+            None if journey is None else Journey.from_wire(journey),
+            MemberLedger.from_wire(ledger), Journey.from_wire(journey))
+
+    def fold(member: Member, record: Transaction | FunnelEvent | MemberEvent,
+             outcomes: Counter[str]) -> None:
+        if isinstance(record, Transaction):
+            outcomes[str(apply(member.ledger, record))] += 1
+        elif isinstance(record, FunnelEvent):
+            ts = to_ms(record.ts)
+            if record.channel:
+                member.journey.add_touch(
+                    Touch(ts, record.event_id, record.campaign_id, record.channel))
+            if record.step == registry.spec(record.campaign_id).participation():
+                member.journey.add_participation(record.campaign_id, ts)
+        elif record.action == "join":
+            member.journey.add_join(Join(to_ms(record.ts), record.event_id, record.community_id,
+                                         record.inviter_id, record.qr_code_id or record.channel))
 
     async def handle(events: list[EventT]) -> None:
-        by_partition: dict[int, list[tuple[EventT, Transaction]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[EventT, object]]] = defaultdict(list)
+        positions: dict[int, dict[str, int]] = defaultdict(dict)
         for event in events:
-            for txn in readable(event, read):
-                by_partition[event.message.partition].append((event, txn))
+            message = event.message
+            read = read_transaction if message.topic == transactions_topic else read_journey
+            positions[message.partition][message.topic] = message.offset + 1
+            for record in readable(event, read):
+                by_partition[message.partition].append((event, record))
         outcomes: Counter[str] = Counter()
         records = []
         saves = []
         for partition, items in by_partition.items():
             last_event = items[-1][0]
-            revision = last_event.message.offset + 1
-            touched: dict[str, tuple[MemberLedger | None, MemberLedger]] = {}
-            for _, txn in items:
-                if txn.member_id not in touched:
-                    wire = ledgers.get(txn.member_id)
-                    old = MemberLedger.from_wire(wire) if wire is not None else None
-                    touched[txn.member_id] = (old, MemberLedger.from_wire(wire))
-                outcomes[str(apply(touched[txn.member_id][1], txn))] += 1
-            keys: set = set()
-            for old, new in touched.values():
-                keys |= set(contribution(new, calendar))
-                if old is not None:
-                    keys |= set(contribution(old, calendar))
-            table_keys = {key: f"{totals_key(*key)}#{partition}" for key in keys}
-            current = PartitionTotals({
-                key: Totals.from_wire(partials[name]) for key, name in table_keys.items()
-                if partials.get(name) is not None})
+            position = dict(positions_table.get(partition) or {})
+            for topic, offset in positions[partition].items():
+                position[topic] = max(position.get(topic, 0), offset)
+            revision = sum(position.values())
+            members: dict[str, Member] = {}
+            for _, record in items:
+                member_id = record.person_id if isinstance(record, FunnelEvent) \
+                    else record.member_id
+                if member_id not in members:
+                    members[member_id] = load(member_id)
+                fold(members[member_id], record, outcomes)
+            diffs = [(member_contribution(m.ledger_before, m.journey_before, calendar,
+                                          window_ms),
+                      member_contribution(m.ledger, m.journey, calendar, window_ms))
+                     for m in members.values()]
+            names = {key: f"{totals_key(*key)}#{partition}"
+                     for old, new in diffs for key in (*old, *new)}
+            current = PartitionTotals({key: Totals.from_wire(partials[name])
+                                       for key, name in names.items()
+                                       if partials.get(name) is not None})
             changed = set()
-            for old, new in touched.values():
-                changed |= apply_change(current, old, new, calendar)
-            for key in sorted(changed):
-                records.append(partial_record(totals_key(*key), partition, revision,
-                                              current.get(key)))
-            saves.append((last_event, touched,
-                          {table_keys[k]: current.rows.get(k) for k in changed}))
+            for old, new in diffs:
+                changed |= apply_rows(current, old, new)
+            records += [partial_record(totals_key(*key), partition, revision, current.get(key))
+                        for key in sorted(changed)]
+            saves.append((last_event, members, {names[k]: current.rows.get(k) for k in changed},
+                          position))
         await ctx.publish(SALES_PARTIALS, records)
         for kind, count in outcomes.items():
             if kind != "new":
                 ctx.prometheus.sales_anomalies.labels(kind).inc(count)
-        for last_event, touched, changed_partials in saves:
+        for last_event, members, changed_partials, position in saves:
             with acting_for(last_event):
-                for member_id, (_, ledger) in touched.items():
-                    ledgers[member_id] = ledger.to_wire()
+                for member_id, member in members.items():
+                    ledgers[member_id] = member.ledger.to_wire()
+                    journeys[member_id] = member.journey.to_wire()
                 for name, totals in changed_partials.items():
                     if totals is None:
                         partials.pop(name, None)
                     else:
                         partials[name] = totals.to_wire()
+                positions_table[last_event.message.partition] = position  # last: the clock
 
-    batch_agent(ctx, ctx.topic(TRANSACTIONS_BY_MEMBER), AGENT_NAME, handle,
-                counts_as=TRANSACTIONS_BY_MEMBER)
+    batch_agent(ctx, source, AGENT_NAME, handle)

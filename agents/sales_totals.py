@@ -19,6 +19,7 @@ from faust.types import EventT
 from pipeline.compute.campaigns.registry import Registry, load_registry
 from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.compute.sales.totals import CombinedWindow, Totals, split_totals_key
+from pipeline.egress.catalogue import SALES_GAUGES
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import keyed_record
 from pipeline.ingress.batches import batch_agent
@@ -29,7 +30,6 @@ from pipeline.topics import SALES_PARTIALS, SALES_TOTALS
 from schemas.campaigns import SalesTotals
 
 AGENT_NAME = "sales-totals"
-GAUGED = ("orders", "gmv_fen", "refund_fen", "net_gmv_fen", "paying_members", "repeat_members")
 
 
 def sales_record(key: str, revision: int, totals: Totals, registry: Registry,
@@ -47,7 +47,8 @@ def sales_record(key: str, revision: int, totals: Totals, registry: Registry,
         refunds_capped=totals.refunds_capped, unmatched_refunds=totals.unmatched_refunds,
         unmatched_refund_fen=totals.unmatched_refund_fen,
         paying_members=totals.paying_members, repeat_members=totals.repeat_members,
-        aov_fen=totals.aov_fen, repurchase_rate=totals.repurchase_rate, revision=revision,
+        aov_fen=totals.aov_fen, repurchase_rate=totals.repurchase_rate, joins=totals.joins,
+        invited_joins=totals.invited_joins, participants=totals.participants, revision=revision,
     )
 
 
@@ -88,15 +89,15 @@ def register(ctx: PipelineContext) -> None:
     def gauge(records: list[SalesTotals]) -> None:
         prometheus = ctx.prometheus
         for record in records:
-            if record.window != "all" or record.dimension == "channel":
-                continue
+            if record.window != "all" or record.dimension not in ("all", "community", "campaign"):
+                continue  # channels, attribution and inviters are in ClickHouse only
             value = record.dimension_value
             if record.dimension == "community":
                 if prometheus.community_label(value) != value:
                     continue  # past the cap: one '_other' series cannot hold many totals
             elif record.dimension == "campaign" and not registry.spec(value).registered:
                 continue
-            for metric in GAUGED:
+            for metric in SALES_GAUGES:
                 prometheus.sales.labels(record.dimension, value, metric).set(
                     getattr(record, metric))
 

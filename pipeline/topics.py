@@ -137,6 +137,13 @@ TRANSACTIONS_BY_MEMBER = TopicSpec(
     "Valid transactions re-keyed by member, so one partition holds all of a member's orders.",
     retention_ms=7 * DAY_MS,
 )
+JOURNEYS_BY_MEMBER = TopicSpec(
+    "pipeline.journeys-by-member.v1",
+    "member_id (person_id)",
+    "Funnel events and community joins re-keyed by person, co-partitioned with "
+    "transactions-by-member: the touches, joins and participations attribution needs.",
+    retention_ms=7 * DAY_MS,
+)
 SALES_PARTIALS = TopicSpec(
     "pipeline.sales-partials.v1",
     "<sales totals key>",
@@ -151,14 +158,14 @@ COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
                  FUNNEL_METRICS, CONVERSION_ALERTS, SALES_TOTALS, SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, TRANSACTIONS_BY_MEMBER,
-                   SALES_PARTIALS)
+                   JOURNEYS_BY_MEMBER, SALES_PARTIALS)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
     "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS,
                ANOMALY_ALERTS, CONVERSION_ALERTS),
     "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS, TRANSACTIONS_BY_MEMBER,
-                               SALES_PARTIALS),
+                               JOURNEYS_BY_MEMBER, SALES_PARTIALS),
 }
 """Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""
 

@@ -110,12 +110,21 @@ class ConversionAlert(Record):
         return self.alert_id
 
 
-SalesDimension = Literal["all", "community", "campaign", "channel"]
+SalesDimension = Literal["all", "community", "campaign", "channel", "first_touch", "last_touch",
+                         "inviter"]
+DIMENSION_DESCRIPTION = (
+    "all; community, campaign or channel (the order's own attributes); first_touch / "
+    "last_touch: attribution, value '<campaign or ->|<channel>' of the touch a join, "
+    "participation or order is credited to; inviter: fission, value "
+    "'<campaign or *>|<inviter member id>'. Rules: docs/metrics.md."
+)
 SalesWindow = Literal["hour", "day", "all"]
 
 
 class SalesTotals(Record):
-    """Orders, GMV and buyers of one dimension value and window (hour, local day, all time).
+    """Orders, GMV and buyers of one dimension value and window (hour, local day, all time);
+    attribution (joins, participants, orders and GMV credited to the first or last touch)
+    and fission (invited joins per inviter) in their own dimensions.
 
     Keyed ``<dimension>|<dimension_value>|<window>|<window_start or all>`` on a compacted topic;
     consumers keep the highest ``revision``.  Idempotent by order id: a duplicated
@@ -125,8 +134,9 @@ class SalesTotals(Record):
     record_name = "sales_totals"
 
     schema_version: Literal[1] = Field(1, description="Schema version of this record.")
-    dimension: SalesDimension = Field(description="all, community, campaign or channel.")
-    dimension_value: str = Field(description="The community, campaign or channel; * for all.")
+    dimension: SalesDimension = Field(description=DIMENSION_DESCRIPTION)
+    dimension_value: str = Field(description="The community, campaign, channel, attributed "
+                                 "campaign|channel or campaign|inviter; * for all.")
     window: SalesWindow = Field(description="hour (UTC-aligned), day (local) or all (cumulative).")
     window_start: datetime | None = Field(description="Window start, UTC; None for all.")
     phase: Phase | None = Field(
@@ -147,6 +157,14 @@ class SalesTotals(Record):
     repeat_members: int = Field(ge=0, description="Distinct members with >= 2 paid orders.")
     aov_fen: int | None = Field(description="gmv_fen / orders, rounded half to even.")
     repurchase_rate: float | None = Field(description="repeat_members / paying_members.")
+    joins: int = Field(0, ge=0, description="Attribution rows: community joins credited.")
+    invited_joins: int = Field(
+        0, ge=0, description="Attribution and inviter rows: joins with an inviter (裂变)."
+    )
+    participants: int = Field(
+        0, ge=0, description="Attribution rows: persons who reached a campaign's "
+        "participation step, credited."
+    )
     revision: int = Field(ge=0, description="Monotonic per key; highest wins.")
 
     @property

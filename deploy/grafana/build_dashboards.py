@@ -119,10 +119,13 @@ def timeseries(title: str, description: str, targets: list[Json], unit: str, **e
     return panel("timeseries", title, description, targets, unit, options, **extra)
 
 
-def stat(title: str, description: str, target: Json, unit: str, **extra: Any) -> Json:
+def stat(title: str, description: str, target: Json | list[Json], unit: str,
+         **extra: Any) -> Json:
+    """One value per target (or per field of a table target)."""
     options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                "colorMode": "value", "graphMode": "none", "textMode": "auto"}
-    return panel("stat", title, description, [target], unit, options, **extra)
+    targets = target if isinstance(target, list) else [target]
+    return panel("stat", title, description, targets, unit, options, **extra)
 
 
 def table(title: str, description: str, target: Json, **extra: Any) -> Json:
@@ -627,9 +630,316 @@ sum by (topic) (
                      placed, pipeline_variables(), "browser", "30s")
 
 
+# --- Campaigns and sales (ClickHouse and Prometheus) ---------------------------------
+
+CAMPAIGN = "campaign_id = ${campaign:singlequote}"
+CAMPAIGN_WHERE = f"WHERE {CAMPAIGN} AND channel = ${{channel:singlequote}}"
+STEPS = ("ARRAY JOIN step_names AS step_name, step_persons AS arrived, step_conversion AS "
+         "conversion, step_threshold AS target, step_median_seconds AS median_seconds, "
+         "arrayEnumerate(step_names) AS i")
+STEP = "concat(toString(i), '. ', step_name)"
+TRANSITION = "concat(toString(i), '. ', step_names[i - 1], ' → ', step_name)"
+SALES_DAY_RANGE = "window_start > $__fromTime - INTERVAL 1 DAY AND window_start <= $__toTime"
+SALES_ALL = "dimension = 'all' AND dimension_value = '*'"
+BARGAUGE = {"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}}
+FEN = "Amounts are stored in fen and shown in yuan (CNY)."
+WHOLE_CAMPAIGN = ("Whole-campaign window (everyone who reached a step, whatever the time "
+                  "range), latest revision (FINAL).")
+CHANNEL_NOTE = "Channel is the person's first-touch channel; * counts all channels."
+
+
+def campaign_variables() -> list[Json]:
+    campaigns = (f"SELECT DISTINCT campaign_id FROM {DB}.campaign_funnel "
+                 "WHERE window = 'campaign' ORDER BY campaign_id")
+    channels = (f"SELECT channel FROM {DB}.campaign_funnel "
+                f"WHERE {CAMPAIGN} AND window = 'campaign' "
+                "GROUP BY channel ORDER BY channel != '*', channel")
+    communities = (f"SELECT DISTINCT dimension_value AS community_id FROM {DB}.sales_totals "
+                   "WHERE dimension = 'community' AND window = 'day' "
+                   "AND window_start >= now() - INTERVAL 30 DAY ORDER BY community_id")
+
+    def query(name: str, label: str, sql_text: str, multi: bool, sort: int) -> Json:
+        return {"type": "query", "name": name, "label": label, "datasource": CLICKHOUSE,
+                "query": sql_text, "definition": sql_text, "refresh": 2, "multi": multi,
+                "includeAll": multi, "current": {}, "sort": sort, "options": []}
+
+    return [
+        {"type": "constant", "name": "database", "hide": 2, "query": "pulse",
+         "label": "ClickHouse database (PULSE_CLICKHOUSE_DATABASE)"},
+        query("campaign", "Campaign", campaigns, False, 1),
+        query("channel", "Channel (* = all)", channels, False, 0),
+        query("community", "Community", communities, True, 1),
+    ]
+
+
+def cells(unit: str, *columns: str, decimals: int | None = None) -> list[Json]:
+    """Table overrides: a unit (and decimals) for the named columns."""
+    properties: list[Json] = [{"id": "unit", "value": unit}]
+    if decimals is not None:
+        properties.append({"id": "decimals", "value": decimals})
+    return [{"matcher": {"id": "byName", "options": column}, "properties": properties}
+            for column in columns]
+
+
+def yuan(*columns: str) -> list[Json]:
+    return cells("currencyCNY", *columns, decimals=2)
+
+
+def sales_series(window: str, range_filter: str, time: str, columns: str) -> Json:
+    """Total sales (dimension all) of the hour or day windows in the range."""
+    return sql(f"""
+SELECT {time} AS time, {columns}
+FROM {DB}.sales_totals FINAL
+WHERE {SALES_ALL} AND window = '{window}' AND {range_filter}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)
+
+
+def live_sales(metric: str, legend: str, ref: str, scale: str = "") -> Json:
+    """A cumulative total (dimension all) from the workers' pulse_sales gauge."""
+    return promql(f'max(pulse_sales{{job="pulse-worker", dimension="all", value="*", '
+                  f'metric="{metric}"}}){scale}', legend, ref, instant=True)
+
+
+def funnel_panels() -> list[tuple[Json, int, int]]:
+    bars = {"orientation": "vertical", "showValue": "auto", "xTickLabelRotation": -30,
+            "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"}}
+    transitions = f"{CAMPAIGN_WHERE} AND window = 'campaign' AND i > 1"
+    alerts = f"""
+SELECT campaign_id AS campaign, campaign_name AS name,
+       concat(from_step, ' → ', to_step) AS transition, entered, converted, rate,
+       upper_bound, threshold, opened_at, evaluated_at
+FROM {DB}.campaign_conversion_alerts FINAL
+WHERE status = 'open'
+ORDER BY campaign_id = ${{campaign:singlequote}} DESC, opened_at DESC
+LIMIT 100"""
+    return [
+        (panel("bargauge", "Funnel (whole campaign)",
+               "Distinct persons who reached each step of the selected campaign and channel, "
+               "in step order: the drop between two bars is the funnel's loss. "
+               f"{WHOLE_CAMPAIGN} {CHANNEL_NOTE}", [sql(f"""
+SELECT {STEP} AS step, arrived AS persons
+FROM {DB}.campaign_funnel FINAL
+{STEPS}
+{CAMPAIGN_WHERE} AND window = 'campaign'
+ORDER BY i""", TABLE)], "short", options=BARGAUGE, defaults={"min": 0}), 8, 9),
+        (panel("barchart", "Step conversion vs target",
+               "Of the persons who reached the previous step, the share who reached this one "
+               "(bar), next to the step's target from the campaign registry (85% unless the "
+               "registry says otherwise): a conversion bar shorter than its target bar is a "
+               f"step to fix. {WHOLE_CAMPAIGN}", [sql(f"""
+SELECT {TRANSITION} AS transition, conversion, target
+FROM {DB}.campaign_funnel FINAL
+{STEPS}
+{transitions}
+ORDER BY i""", TABLE)], "percentunit",
+               options={**bars, "xField": "transition"}, defaults={"min": 0, "max": 1},
+               overrides=[{"matcher": {"id": "byName", "options": "target"},
+                           "properties": [{"id": "color", "value": {
+                               "mode": "fixed", "fixedColor": "text"}}]}]), 8, 9),
+        (panel("barchart", "Median time between steps",
+               "Median time from the previous step to this one, over the persons who "
+               "converted, for the selected campaign and channel: a long wait before a step "
+               f"often explains a low conversion. {WHOLE_CAMPAIGN}", [sql(f"""
+SELECT {TRANSITION} AS transition, median_seconds
+FROM {DB}.campaign_funnel FINAL
+{STEPS}
+{transitions}
+ORDER BY i""", TABLE)], "s", options={**bars, "xField": "transition",
+                                     "legend": {"showLegend": False}}, defaults={"min": 0}),
+         8, 9),
+        (table("Step conversion by channel",
+               "Every channel of the selected campaign, step by step: persons who reached the "
+               "step, conversion from the previous step, its target and whether it meets it "
+               f"(below: under target). {WHOLE_CAMPAIGN} {CHANNEL_NOTE}", sql(f"""
+SELECT channel, {STEP} AS step, arrived AS persons, conversion, target,
+       multiIf(conversion IS NULL, '', conversion < target, 'below', 'ok') AS vs_target,
+       median_seconds
+FROM {DB}.campaign_funnel FINAL
+{STEPS}
+WHERE {CAMPAIGN} AND window = 'campaign'
+ORDER BY channel != '*', channel, i
+LIMIT 500""", TABLE), overrides=[
+            rate_cell("conversion"), rate_cell("target"), *cells("s", "median_seconds"),
+            {"matcher": {"id": "byName", "options": "vs_target"}, "properties": [
+                {"id": "mappings", "value": [{"type": "value", "options": {
+                    "below": {"color": "red", "index": 0},
+                    "ok": {"color": "green", "index": 1}}}]},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}]), 14, 10),
+        (table("Open conversion alerts",
+               "Funnel steps converting confidently below target right now, every campaign "
+               "(the selected one first), whatever the time range: the Wilson upper bound of "
+               "the rate is under the threshold. An alert leaves this table when it resolves "
+               "(latest revision per alert, FINAL).", sql(alerts, TABLE),
+               overrides=[rate_cell("rate"), rate_cell("upper_bound"),
+                          rate_cell("threshold")]), 10, 10),
+        (timeseries("Funnel arrivals per hour",
+                    "Distinct persons arriving at each step per display interval (UTC hour "
+                    "windows of the selected campaign and channel, latest revision): when the "
+                    "campaign draws people and where they stop.", [sql(f"""
+SELECT $__timeInterval(window_start) AS time, {STEP} AS step, sum(arrived) AS persons
+FROM {DB}.campaign_funnel FINAL
+{STEPS}
+{CAMPAIGN_WHERE} AND window = 'hour' AND $__timeFilter(window_start)
+GROUP BY time, step
+ORDER BY time, step""", TIME_SERIES)], "short", defaults={"min": 0}, interval="1h"), 8, 8),
+        (timeseries("Step conversion (live)",
+                    "Whole-campaign conversion of each step of the selected campaign, all "
+                    "channels, as the workers report it (pulse_campaign_conversion; registered "
+                    "campaigns only). Target ≥ 85% (dashed line).",
+                    [promql('max by (transition) (pulse_campaign_conversion'
+                            '{job="pulse-worker", campaign="$campaign"})', "{{transition}}")],
+                    "percentunit", defaults={**target_line(0.85), "max": 1}), 8, 8),
+        (panel("bargauge", "Conversion alerts opened and resolved",
+               "Conversion alerts opened and resolved in the time range, by campaign "
+               "(pulse_campaign_conversion_alerts_total; unregistered campaigns share one "
+               "label). More openings than resolutions: steps still below target.",
+               [promql('sum by (campaign, event) (increase('
+                       'pulse_campaign_conversion_alerts_total{job="pulse-worker"}[$__range]))',
+                       "{{campaign}} {{event}}", instant=True)], "short",
+               options={**BARGAUGE, "reduceOptions": {**BARGAUGE["reduceOptions"],
+                                                      "values": False}}), 8, 8),
+    ]
+
+
+def sales_panels() -> list[tuple[Json, int, int]]:
+    hourly = {"interval": "1h"}
+    daily = {**DAILY, "custom": {"drawStyle": "bars", "fillOpacity": 60}}
+    amounts = ("sum(gmv_fen) / 100 AS gmv, sum(net_gmv_fen) / 100 AS net_gmv, "
+               "sum(refund_fen) / 100 AS refunds")
+    return [
+        (stat("Sales to date (live)", "Cumulative GMV (paid orders), refunds (each capped at "
+              "its order) and net GMV = GMV − refunds, all communities, campaigns and channels "
+              f"(pulse_sales, dimension all). {FEN}",
+              [live_sales("gmv_fen", "GMV", "A", " / 100"),
+               live_sales("net_gmv_fen", "Net GMV", "B", " / 100"),
+               live_sales("refund_fen", "Refunds", "C", " / 100")], "currencyCNY",
+              defaults={"decimals": 2}), 12, 4),
+        (stat("Orders and buyers to date (live)", "Cumulative paid orders, distinct paying "
+              "members and members with two or more paid orders (repeat buyers), all "
+              "communities (pulse_sales, dimension all).",
+              [live_sales("orders", "Orders", "A"),
+               live_sales("paying_members", "Paying members", "B"),
+               live_sales("repeat_members", "Repeat buyers", "C")], "short"), 12, 4),
+        (timeseries("GMV, net GMV and refunds per hour", "Paid order amounts (GMV), refunded "
+                    "amounts (by refund time) and net GMV per display interval, all sales "
+                    f"(UTC hour windows, latest revision). {FEN}",
+                    [sales_series("hour", "$__timeFilter(window_start)",
+                                  "$__timeInterval(window_start)", amounts)],
+                    "currencyCNY", **hourly), 12, 8),
+        (timeseries("GMV, net GMV and refunds per day", "The same per local day "
+                    f"(Asia/Shanghai), all sales. {FEN} {OPEN_DAY}",
+                    [sales_series("day", SALES_DAY_RANGE, "window_start", amounts)],
+                    "currencyCNY", defaults=daily), 12, 8),
+        (timeseries("Orders and paying members per day", "Paid orders, distinct paying "
+                    "members and repeat buyers (two or more paid orders that day) per local "
+                    f"day, all sales. {OPEN_DAY}", [sales_series(
+                        "day", SALES_DAY_RANGE, "window_start",
+                        "sum(orders) AS orders, sum(paying_members) AS paying_members, "
+                        "sum(repeat_members) AS repeat_members")],
+                    "short", defaults=DAILY), 12, 8),
+        (timeseries("AOV and repurchase rate per day", "Average order value (GMV / orders, "
+                    "客单价, left axis) and repurchase rate (repeat buyers / paying members, "
+                    f"复购率, right axis) per local day, all sales. {FEN} {OPEN_DAY}",
+                    [sales_series("day", SALES_DAY_RANGE, "window_start",
+                                  "any(aov_fen) / 100 AS aov, "
+                                  "any(repurchase_rate) AS repurchase_rate")],
+                    "currencyCNY", defaults=DAILY, overrides=[
+                        {"matcher": {"id": "byName", "options": "repurchase_rate"},
+                         "properties": [{"id": "unit", "value": "percentunit"},
+                                        {"id": "max", "value": 1},
+                                        {"id": "custom.axisPlacement", "value": "right"}]}]),
+         12, 8),
+    ]
+
+
+def breakdown_panels() -> list[tuple[Json, int, int]]:
+    totals = ("orders, gmv_fen / 100 AS gmv, refund_fen / 100 AS refunds, "
+              "net_gmv_fen / 100 AS net_gmv, paying_members, repeat_members, "
+              "aov_fen / 100 AS aov, repurchase_rate")
+    money = yuan("gmv", "refunds", "net_gmv", "aov")
+    return [
+        (table("Sales by community and day",
+               "Each selected community's local days overlapping the range: orders, GMV, "
+               "refunds, net GMV, buyers, AOV, and the conversion rate = paying members / "
+               "members at the end of the day (member count from the community's health "
+               "day; 0 and no rate when there is none). View community_sales_day (reads "
+               f"FINAL). {FEN}", sql(f"""
+SELECT community_id AS community,
+       if(day = toDate(0), toDate(window_start, 'Asia/Shanghai'), day) AS local_day,
+       orders, gmv_fen / 100 AS gmv, refund_fen / 100 AS refunds,
+       net_gmv_fen / 100 AS net_gmv, paying_members, repeat_members, aov_fen / 100 AS aov,
+       member_count, conversion_rate
+FROM {DB}.community_sales_day
+WHERE {SALES_DAY_RANGE} AND {COMMUNITY_FILTER}
+ORDER BY local_day DESC, gmv DESC, community
+LIMIT 200""", TABLE), overrides=[*money, rate_cell("conversion_rate")]), 24, 9),
+        (table("Sales by campaign (to date)",
+               "Cumulative sales attributed to each campaign, next to its funnel (persons "
+               "who entered, share who reached the last step; all channels), best-selling "
+               f"first. {FEN}", sql(f"""
+SELECT s.dimension_value AS campaign, f.campaign_name AS name, f.entered AS entered,
+       f.overall_conversion AS overall_conversion, s.orders AS orders,
+       s.gmv_fen / 100 AS gmv, s.refund_fen / 100 AS refunds, s.net_gmv_fen / 100 AS net_gmv,
+       s.paying_members AS paying_members, s.repeat_members AS repeat_members,
+       s.aov_fen / 100 AS aov, s.repurchase_rate AS repurchase_rate
+FROM (
+  SELECT * FROM {DB}.sales_totals FINAL WHERE dimension = 'campaign' AND window = 'all'
+) AS s
+LEFT JOIN (
+  SELECT campaign_id, campaign_name, entered, overall_conversion
+  FROM {DB}.campaign_funnel FINAL
+  WHERE window = 'campaign' AND channel = '*'
+) AS f ON s.dimension_value = f.campaign_id
+ORDER BY gmv DESC, campaign
+LIMIT 100""", TABLE), overrides=[*money, rate_cell("overall_conversion"),
+                                 rate_cell("repurchase_rate")]), 10, 9),
+        (table("Sales by channel (to date)",
+               "Cumulative sales by the order's channel attribution, best-selling first: which "
+               f"channels bring buyers who come back (repurchase rate). {FEN}", sql(f"""
+SELECT dimension_value AS channel, {totals}
+FROM {DB}.sales_totals FINAL
+WHERE dimension = 'channel' AND window = 'all'
+ORDER BY gmv DESC, channel
+LIMIT 100""", TABLE), overrides=[*money, rate_cell("repurchase_rate")]), 7, 9),
+        (panel("barchart", "GMV by campaign phase",
+               "GMV, net GMV and refunds of the selected campaign by phase of its local days "
+               "(warm_up: the days before the registry's peak day, peak, continuation: the "
+               "days after, outside otherwise): every stored day of the campaign, whatever "
+               f"the time range. {FEN}", [sql(f"""
+SELECT phase, sum(gmv_fen) / 100 AS gmv, sum(net_gmv_fen) / 100 AS net_gmv,
+       sum(refund_fen) / 100 AS refunds
+FROM {DB}.sales_totals FINAL
+WHERE dimension = 'campaign' AND dimension_value = ${{campaign:singlequote}}
+  AND window = 'day' AND phase IS NOT NULL
+GROUP BY phase
+ORDER BY indexOf(['warm_up', 'peak', 'continuation', 'outside', 'unphased'], phase)""",
+                                          TABLE)], "currencyCNY",
+               options={"xField": "phase", "orientation": "vertical", "showValue": "auto",
+                        "legend": {"showLegend": True, "displayMode": "list",
+                                   "placement": "bottom"}}, defaults={"min": 0}), 7, 9),
+    ]
+
+
+def campaigns_sales() -> Json:
+    layout = Layout()
+    placed: list[Json] = []
+    for title, section in (("Campaign funnel", funnel_panels()),
+                           ("Sales (all communities)", sales_panels()),
+                           ("Sales by community, campaign and channel", breakdown_panels())):
+        placed.append(layout.row(title))
+        placed += [layout.place(p, w, h) for p, w, h in section]
+    return dashboard("pulse-campaigns-sales", "Campaigns and sales",
+                     "Campaign funnels, conversion alerts and sales (orders, GMV, refunds, "
+                     "buyers) from ClickHouse and the workers' live gauges. No member ids.",
+                     placed, campaign_variables(), "Asia/Shanghai", "1m")
+
+
 DASHBOARDS = {
     "community-activity.json": community_activity,
     "pipeline-health.json": pipeline_health,
+    "campaigns-sales.json": campaigns_sales,
 }
 
 

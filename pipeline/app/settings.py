@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Campaign registry (TOML: ids, names, steps, thresholds, peak days; "
         "pipeline/compute/campaigns/registry.py). Unlisted campaigns get the default six steps.",
     )
+    attribution_window_days: int = Field(
+        7, ge=0, le=90,
+        description="Touches (campaign funnel events with a channel) at most this long before "
+        "a join, participation or order are credited with it (first and last touch).",
+    )
     conversion_check_interval_s: int = Field(
         300, ge=1,
         description="Event time between conversion judgements of a campaign that is not "

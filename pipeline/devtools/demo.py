@@ -19,7 +19,9 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from pipeline.app.settings import Settings, load_settings
+from pipeline.devtools.campaign_report import print_campaigns
 from pipeline.devtools.generator import GeneratorConfig, generate, produce, write_stream
+from pipeline.devtools.generator.io import REGISTRY_FILE
 from pipeline.devtools.progress import wait_until_committed
 from pipeline.devtools.report import (
     DAY_TARGETS,
@@ -52,6 +54,7 @@ def demo_settings(directory: Path, bootstrap: str) -> Settings:
         clickhouse_url=f"chdb://{(directory / 'clickhouse').resolve()}",
         data_dir=(directory / "state").resolve(),
         web_port=free_port(),
+        campaigns_file=(directory / "stream" / REGISTRY_FILE).resolve(),
     )
 
 
@@ -144,6 +147,8 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
     try:
         report = read_report(client, settings.clickhouse_database)
         days = read_day_health(client, settings.clickhouse_database)
+        campaign_problems = print_campaigns(client, settings.clickhouse_database, truth,
+                                            console)
     finally:
         client.close()
     expected = truth_minute_counts(truth)
@@ -207,7 +212,7 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
         console.print(day_health_table(days))
     else:
         console.print("[yellow]no community days in community_health_day yet[/yellow]")
-    return 1 if problems else 0
+    return 1 if problems or campaign_problems else 0
 
 
 HOT_WORDS_SHOWN = 5

@@ -97,3 +97,61 @@ def sales_totals(events: list[dict]) -> dict[tuple[str, str, str, int], dict[str
         values["repeat_members"] = sum(n >= 2 for n in buyers[key].values())
         out[key] = values
     return out
+
+
+ATTRIBUTION_FIELDS = ("joins", "invited_joins", "participants", "orders", "gmv_fen")
+
+
+def attribution_totals(funnel: list[dict], members: list[dict], transactions: list[dict],
+                       window_ms: int, participation_step: str = "activity_entry",
+                       ) -> dict[tuple[str, str, str, int], dict[str, int]]:
+    """(first_touch | last_touch | inviter, value, window, start) -> credited joins,
+    invited joins, participants, orders and GMV (docs/metrics.md, "Attribution")."""
+    touches: dict[str, dict[str, tuple[int, str, str, str]]] = defaultdict(dict)
+    participations: dict[tuple[str, str], int] = {}
+    for e in funnel:
+        ts = millis(e["ts"])
+        if e.get("channel"):
+            touches[e["person_id"]][e["event_id"]] = (ts, e["event_id"], e["campaign_id"],
+                                                      e["channel"])
+        if e["step"] == participation_step:
+            key = (e["person_id"], e["campaign_id"])
+            participations[key] = min(ts, participations.get(key, ts))
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(ATTRIBUTION_FIELDS, 0))
+
+    def credit(person: str, ts: int, own: str | None, campaign: str | None,
+               amounts: dict[str, int]) -> str:
+        found = sorted(t for t in touches[person].values()
+                       if ts - window_ms <= t[0] <= ts and (campaign is None or t[2] == campaign))
+        credited = {}
+        for model, touch in (("first_touch", found[0] if found else None),
+                             ("last_touch", found[-1] if found else None)):
+            value = f"{touch[2]}|{touch[3]}" if touch else f"-|{own or '(direct)'}"
+            credited[model] = value.split("|")[0]
+            for window, start in (("all", 0), ("hour", ts - ts % HOUR_MS),
+                                  ("day", local_day_start(ts))):
+                for field, amount in amounts.items():
+                    rows[(model, value, window, start)][field] += amount
+        return credited["last_touch"]
+
+    seen_joins = set()
+    for e in members:
+        if e["action"] != "join" or e["event_id"] in seen_joins:
+            continue
+        seen_joins.add(e["event_id"])
+        invited = 1 if e.get("inviter_id") else 0
+        campaign = credit(e["member_id"], millis(e["ts"]), e.get("qr_code_id") or e.get("channel"),
+                          None, {"joins": 1, "invited_joins": invited})
+        if invited:
+            for scope in (campaign, "*"):
+                rows[("inviter", f"{scope}|{e['inviter_id']}", "all", 0)]["invited_joins"] += 1
+    for (person, campaign), ts in participations.items():
+        credit(person, ts, None, campaign, {"participants": 1})
+    paid: dict[str, dict] = {}
+    for e in transactions:
+        if e["status"] == "paid":
+            paid.setdefault(e["order_id"], e)
+    for order in paid.values():
+        credit(order["member_id"], millis(order["ts"]), order.get("channel"), None,
+               {"orders": 1, "gmv_fen": order["amount_fen"]})
+    return {k: v for k, v in rows.items() if any(v.values())}

@@ -26,17 +26,31 @@ from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.generator.io import registry_text
 from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
-from pipeline.topics import FUNNEL_EVENTS, FUNNEL_METRICS, SALES_TOTALS, TRANSACTIONS
+from pipeline.topics import (
+    FUNNEL_EVENTS,
+    FUNNEL_METRICS,
+    MEMBER_EVENTS,
+    SALES_TOTALS,
+    TRANSACTIONS,
+)
 from schemas.events import FUNNEL_STEPS
-from tests.agents.campaign_oracle import funnel_counts, sales_totals, valid_values
+from tests.agents.campaign_oracle import (
+    ATTRIBUTION_FIELDS,
+    attribution_totals,
+    funnel_counts,
+    sales_totals,
+    valid_values,
+)
 from tests.agents.test_community_health import latest_by_key
 from tests.live_alertmanager import live_alertmanager
 from tests.support import CAMPAIGN_STREAM, wait_until_committed
 
 pytestmark = pytest.mark.integration
+DAY_MS = 24 * 3600 * 1000
 
 SALES_FIELDS = ("orders", "gmv_fen", "refunds", "refund_fen", "paying_members",
                 "repeat_members")
+SALES_DIMENSIONS = ("all", "community", "campaign", "channel")
 
 
 def with_registry(settings: Settings, stream, directory: Path) -> Settings:
@@ -65,15 +79,18 @@ def stored_funnels(settings: Settings) -> dict[tuple[str, str, str, int], list[i
     return out
 
 
-def stored_sales(settings: Settings) -> dict[tuple[str, str, str, int], dict[str, int]]:
+def stored_sales(settings: Settings, fields: tuple[str, ...] = SALES_FIELDS,
+                 dimensions: tuple[str, ...] = SALES_DIMENSIONS,
+                 ) -> dict[tuple[str, str, str, int], dict[str, int]]:
     client = connect(settings.clickhouse_url)
     try:
         rows = client.query(
-            f"SELECT dimension, dimension_value, window, window_start, {', '.join(SALES_FIELDS)} "
-            "FROM pulse.sales_totals FINAL").result_rows
+            f"SELECT dimension, dimension_value, window, window_start, {', '.join(fields)} "
+            "FROM pulse.sales_totals FINAL WHERE dimension IN {dimensions:Array(String)}",
+            parameters={"dimensions": list(dimensions)}).result_rows
     finally:
         client.close()
-    return {(d, v, w, 0 if w == "all" else millis(s)): dict(zip(SALES_FIELDS, rest, strict=True))
+    return {(d, v, w, 0 if w == "all" else millis(s)): dict(zip(fields, rest, strict=True))
             for d, v, w, s, *rest in rows}
 
 
@@ -100,7 +117,17 @@ def check_exact(settings: Settings, stream) -> None:
     expected_sales = sales_totals(valid_values(stream, TRANSACTIONS.name))
     sales = stored_sales(settings)
     assert {k: v for k, v in sales.items() if any(v.values())} == expected_sales
-    assert len(latest_by_key(settings, SALES_TOTALS.name)) == len(sales)
+    expected_credit = attribution_totals(
+        valid_values(stream, FUNNEL_EVENTS.name), valid_values(stream, MEMBER_EVENTS.name),
+        valid_values(stream, TRANSACTIONS.name), settings.attribution_window_days * DAY_MS)
+    credited = stored_sales(settings, ATTRIBUTION_FIELDS, ("first_touch", "last_touch",
+                                                           "inviter"))
+    assert {k: v for k, v in credited.items() if any(v.values())} == expected_credit
+    # campaign joins are credited to their campaign's touches, some joins were invited
+    assert any(k[0] == "last_touch" and k[1].startswith("cmp-") and v["joins"]
+               for k, v in expected_credit.items())
+    assert any(k[0] == "inviter" for k in expected_credit)
+    assert len(latest_by_key(settings, SALES_TOTALS.name)) == len(sales) + len(credited)
     orders = stream.truth.orders
     groups = [("all", {"*": orders.total}), ("community", orders.by_community),
               ("campaign", orders.by_campaign), ("channel", orders.by_channel)]
@@ -121,6 +148,17 @@ def community_sales_days(settings: Settings) -> list[tuple]:
             "FROM pulse.community_sales_day").result_rows
     finally:
         client.close()
+
+
+def fission(settings: Settings) -> dict[str, tuple]:
+    client = connect(settings.clickhouse_url)
+    try:
+        rows = client.query(
+            "SELECT campaign_id, entered, joins, invited_joins, fission_rate "
+            "FROM pulse.campaign_fission WHERE channel = '*'").result_rows
+    finally:
+        client.close()
+    return {row[0]: row[1:] for row in rows}
 
 
 def conversion_alerts(settings: Settings) -> list[tuple]:
@@ -167,6 +205,12 @@ def test_funnels_sales_and_conversion_alerts_equal_the_brute_force(
     assert len(days) == sum(1 for d, _, w, _ in sales if d == "community" and w == "day")
     rated = [d for d in days if d[4] is not None]
     assert rated and all(rate == paying / members for _, _, paying, members, rate in rated)
+
+    # fission: invited joins credited (first touch) to a campaign over its participants
+    for truth in stream.truth.funnels:
+        entered, joins, invited, rate = fission(settings)[truth.campaign_id]
+        assert entered == truth.steps["poster_click"] and joins >= truth.joined_community
+        assert rate == invited / entered
 
     # the weak step: exactly one alert, still open (the step stays weak), on the campaign
     # route; the healthy campaign: none

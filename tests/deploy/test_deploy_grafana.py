@@ -1,5 +1,8 @@
 """Grafana: dashboards as code, provisioning, every ClickHouse panel query run in
-chdb, every PromQL expression parsed by promtool, metric names, no personal data."""
+chdb, every PromQL expression parsed by promtool, metric names, no personal data.
+
+Each ClickHouse query runs for two selections: ``all`` (All communities, channel ``*``)
+and ``c-alpha`` (community c-alpha, channel ``moments``); the campaign is CAMPAIGN."""
 
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ RULE_FILE = DEPLOY / "prometheus" / "rules" / "pipeline.yml"
 RUNNER = Path(__file__).with_name("chdb_runner.py")
 DATABASE = "pulse"
 COMMUNITIES = ["c-alpha", "c-beta"]
+CAMPAIGN = "spring-sale"
+CHANNELS = {"all": "*", "c-alpha": "moments"}
 INTERVAL_S = 60
 SECRETS = ("secret", "13800138000")
 PROMQL_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
-                    "$instance": ".*"}
+                    "$instance": ".*", "$campaign": CAMPAIGN}
 # Prefix pipeline/app/factory.py passes to faust's setup_prometheus_sensors.
 FAUST_PREFIX = "faust"
 
@@ -89,7 +94,8 @@ def test_committed_dashboards_are_builder_output(tmp_path: Path) -> None:
 
 def test_dashboards_are_well_formed() -> None:
     boards = dashboards()
-    assert {b["title"] for b in boards.values()} >= {"Community activity", "Pipeline health"}
+    assert {b["title"] for b in boards.values()} >= {"Community activity", "Pipeline health",
+                                                      "Campaigns and sales"}
     assert len({b["uid"] for b in boards.values()}) == len(boards)
     for board in boards.values():
         ids = [panel["id"] for panel in board["panels"]]
@@ -199,11 +205,14 @@ def expand_conditional_all(sql: str, all_selected: bool) -> str:
     return sql
 
 
-def expand_clickhouse(sql: str, communities: list[str] | None, start: int, end: int) -> str:
+def expand_clickhouse(sql: str, communities: list[str] | None, start: int, end: int,
+                      channel: str = "*") -> str:
     """Grafana variables and grafana-clickhouse-datasource v4 macros, as the plugin expands them
     for the time range ``start``..``end`` (epoch seconds)."""
     sql = expand_conditional_all(sql, all_selected=communities is None)
     sql = sql.replace("${database}", DATABASE)
+    sql = sql.replace("${campaign:singlequote}", f"'{CAMPAIGN}'")
+    sql = sql.replace("${channel:singlequote}", f"'{channel}'")
     sql = sql.replace("${community:singlequote}",
                       ",".join(f"'{c}'" for c in communities or COMMUNITIES))
     sql = re.sub(r"\$__timeFilter\((\w+)\)",
@@ -259,7 +268,7 @@ def sample_rows() -> list[str]:
             "now64(3) - INTERVAL 2 MINUTE), "
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
-    return [chat, activity, dead, *health_rows()]
+    return [chat, activity, dead, *health_rows(), *campaign_rows(), *sales_rows()]
 
 
 class Raw(str):
@@ -377,14 +386,135 @@ def health_rows() -> list[str]:
     return [*inserts("community_activity_hour", hours), *inserts("community_health_day", days)]
 
 
+STEPS = ["poster_click", "signup_page", "signup"]
+EPOCH = Raw("toDateTime(0)")
+CAMPAIGN_NAMES = {"spring-sale": "春季大促", "autumn": "秋季上新"}
+
+
+def funnel_row(campaign: str, channel: str, hours_ago: int | None, revision: int,
+               persons: list[int], conversion: list[float | None],
+               median: list[float | None]) -> dict[str, Any]:
+    """A campaign_funnel row: the whole-campaign window (``hours_ago`` None) or an hour."""
+    start = f"toStartOfHour(now()) - INTERVAL {hours_ago} HOUR"
+    whole = hours_ago is None
+    return {
+        "campaign_id": campaign, "campaign_name": CAMPAIGN_NAMES[campaign], "registered": 1,
+        "channel": channel, "window": "campaign" if whole else "hour",
+        "window_start": EPOCH if whole else Raw(start),
+        "window_end": None if whole else Raw(f"{start} + INTERVAL 1 HOUR"),
+        "phase": "all" if whole else "peak", "entered": persons[0],
+        "overall_conversion": persons[-1] / persons[0], "step_names": STEPS,
+        "step_persons": persons, "step_conversion": conversion,
+        "step_median_seconds": median, "step_threshold": [0.85] * len(STEPS),
+        "revision": revision, "updated_at": Raw("now64(3)")}
+
+
+def alert_row(alert_id: str, revision: int, minutes_ago: int, rate: float) -> dict[str, Any]:
+    campaign, transition, _ = alert_id.split("|")
+    from_step, to_step = transition.split("->")
+    return {"alert_id": alert_id, "campaign_id": campaign,
+            "campaign_name": CAMPAIGN_NAMES[campaign], "from_step": from_step,
+            "to_step": to_step, "status": "open" if revision == 1 else "resolved",
+            "entered": 100, "converted": round(rate * 100), "rate": rate,
+            "upper_bound": rate + 0.05, "threshold": 0.85,
+            "opened_at": Raw(f"now64(3) - INTERVAL {minutes_ago} MINUTE"),
+            "evaluated_at": Raw("now64(3)"), "revision": revision,
+            "updated_at": Raw("now64(3)")}
+
+
+def campaign_rows() -> list[str]:
+    """Funnels and conversion alerts: superseded revisions, an hour out of the time range
+    and a resolved alert, none of which may count."""
+    funnels = [
+        funnel_row("spring-sale", "*", None, 1, [50, 40, 20], [None, 0.8, 0.5],
+                   [None, 20.0, 300.0]),
+        funnel_row("spring-sale", "*", None, 2, [100, 90, 60], [None, 0.9, 60 / 90],
+                   [None, 30.0, 600.0]),
+        funnel_row("spring-sale", "moments", None, 1, [60, 55, 40], [None, 55 / 60, 40 / 55],
+                   [None, 25.0, 500.0]),
+        funnel_row("spring-sale", "kol", None, 1, [40, 35, 20], [None, 0.875, 20 / 35],
+                   [None, 35.0, 700.0]),
+        funnel_row("autumn", "*", None, 1, [10, 5, 1], [None, 0.5, 0.2], [None, 9.0, 9.0]),
+        funnel_row("spring-sale", "*", 1, 1, [10, 8, 5], [None, 0.8, 0.625], [None, 1.0, 1.0]),
+        funnel_row("spring-sale", "*", 1, 2, [12, 10, 6], [None, 10 / 12, 0.6],
+                   [None, 1.0, 1.0]),
+        funnel_row("spring-sale", "*", 0, 1, [3, 2, 1], [None, 2 / 3, 0.5], [None, 1.0, 1.0]),
+        funnel_row("spring-sale", "*", 5, 1, [99, 99, 99], [None, 1.0, 1.0], [None, 1.0, 1.0]),
+        funnel_row("spring-sale", "moments", 1, 1, [7, 6, 4], [None, 6 / 7, 4 / 6],
+                   [None, 1.0, 1.0]),
+    ]
+    alerts = [
+        alert_row("spring-sale|signup_page->signup|1", 1, 90, 0.6),
+        alert_row("spring-sale|signup_page->signup|1", 2, 90, 0.9),
+        alert_row("spring-sale|signup_page->signup|2", 1, 10, 0.62),
+        alert_row("autumn|poster_click->signup_page|1", 1, 5, 0.5),
+    ]
+    return [*inserts("campaign_funnel", funnels), *inserts("campaign_conversion_alerts", alerts)]
+
+
+SALES_COUNTS = ("orders", "gmv_fen", "refunds", "refund_fen", "net_gmv_fen", "paying_members",
+                "repeat_members")
+
+
+def sales_row(dimension: str, value: str, window: str, ago: int, revision: int,
+              counts: tuple[int, ...], phase: str | None = None) -> dict[str, Any]:
+    """A sales_totals row: ``ago`` hours (hour) or local days (day) back; all: cumulative."""
+    starts = {"hour": f"toStartOfHour(now()) - INTERVAL {ago} HOUR",
+              "day": f"toStartOfDay(now(), 'Asia/Shanghai') - INTERVAL {ago} DAY"}
+    row = dict(zip(SALES_COUNTS, counts, strict=True))
+    return {"dimension": dimension, "dimension_value": value, "window": window,
+            "window_start": Raw(starts[window]) if window in starts else EPOCH,
+            "phase": phase, **row, "refunds_capped": 0, "unmatched_refunds": 0,
+            "unmatched_refund_fen": 0,
+            "aov_fen": round(row["gmv_fen"] / row["orders"]) if row["orders"] else None,
+            "repurchase_rate": (row["repeat_members"] / row["paying_members"]
+                                if row["paying_members"] else None),
+            "revision": revision, "updated_at": Raw("now64(3)")}
+
+
+def sales_rows() -> list[str]:
+    """Sales totals (orders, gmv, refunds, refund, net, paying, repeat): superseded
+    revisions, windows out of the time range and an inviter row carrying a member id, none
+    of which may show."""
+    rows = [
+        sales_row("all", "*", "hour", 1, 1, (2, 20000, 0, 0, 20000, 2, 0)),
+        sales_row("all", "*", "hour", 1, 2, (3, 30000, 1, 5000, 25000, 3, 0)),
+        sales_row("all", "*", "hour", 0, 1, (1, 9900, 0, 0, 9900, 1, 0)),
+        sales_row("all", "*", "hour", 5, 1, (99, 990000, 0, 0, 990000, 99, 0)),
+        sales_row("all", "*", "day", 0, 1, (1, 100, 0, 0, 100, 1, 0)),
+        sales_row("all", "*", "day", 0, 2, (4, 39900, 1, 5000, 34900, 3, 1)),
+        sales_row("all", "*", "day", 3, 1, (50, 500000, 0, 0, 500000, 50, 0)),
+        sales_row("all", "*", "all", 0, 1, (60, 600000, 1, 5000, 595000, 55, 3)),
+        sales_row("community", "c-alpha", "day", 0, 1, (1, 100, 0, 0, 100, 1, 0)),
+        sales_row("community", "c-alpha", "day", 0, 2, (3, 30000, 1, 5000, 25000, 2, 1)),
+        sales_row("community", "c-beta", "day", 0, 1, (1, 9900, 0, 0, 9900, 1, 0)),
+        sales_row("community", "c-alpha", "day", 3, 1, (9, 90000, 0, 0, 90000, 9, 0)),
+        sales_row("campaign", "spring-sale", "day", 0, 1, (1, 1000, 0, 0, 1000, 1, 0), "peak"),
+        sales_row("campaign", "spring-sale", "day", 0, 2, (2, 20000, 1, 5000, 15000, 2, 0),
+                  "peak"),
+        sales_row("campaign", "spring-sale", "day", 2, 1, (1, 10000, 0, 0, 10000, 1, 0),
+                  "warm_up"),
+        sales_row("campaign", "spring-sale", "all", 0, 1, (1, 1000, 0, 0, 1000, 1, 0)),
+        sales_row("campaign", "spring-sale", "all", 0, 2, (3, 30000, 1, 5000, 25000, 3, 0)),
+        sales_row("campaign", "autumn", "all", 0, 1, (1, 5000, 0, 0, 5000, 1, 0)),
+        sales_row("channel", "moments", "all", 0, 1, (3, 25000, 0, 0, 25000, 2, 1)),
+        sales_row("channel", "kol", "all", 0, 1, (1, 1000, 0, 0, 1000, 1, 0)),
+        sales_row("channel", "kol", "all", 0, 2, (2, 10000, 0, 0, 10000, 2, 0)),
+        sales_row("inviter", "spring-sale|member-secret-K", "all", 0, 1,
+                  (7, 70000, 0, 0, 70000, 1, 1)),
+    ]
+    return inserts("sales_totals", rows)
+
+
 @pytest.fixture(scope="module")
 def panel_results() -> dict[str, Any]:
     now = int(time.time())
     start, end = now - 2 * 3600, now + 300
     jobs = {}
     for name, sql in CLICKHOUSE_QUERIES.items():
-        jobs[f"{name} [all]"] = expand_clickhouse(sql, None, start, end)
-        jobs[f"{name} [c-alpha]"] = expand_clickhouse(sql, ["c-alpha"], start, end)
+        jobs[f"{name} [all]"] = expand_clickhouse(sql, None, start, end, CHANNELS["all"])
+        jobs[f"{name} [c-alpha]"] = expand_clickhouse(sql, ["c-alpha"], start, end,
+                                                      CHANNELS["c-alpha"])
     job = {"setup": ddl() + sample_rows(), "queries": jobs}
     result = subprocess.run([sys.executable, str(RUNNER)], input=json.dumps(job),
                             capture_output=True, text=True, timeout=120)
@@ -573,3 +703,152 @@ def test_metric_names_exist() -> None:
         used |= set(re.findall(rf"(?<![\w:])((?:pulse|{FAUST_PREFIX})_\w+)(?![\w:])", expr))
     assert used, "no metric names found"
     assert used <= known, f"unknown metrics: {sorted(used - known)}"
+
+
+# --- Campaigns and sales ---------------------------------------------------------------
+
+def campaigns_board() -> dict[str, Any]:
+    return dashboards()["campaigns-sales.json"]
+
+
+def test_campaigns_sales_layout() -> None:
+    board = campaigns_board()
+    assert (board["uid"], board["title"]) == ("pulse-campaigns-sales", "Campaigns and sales")
+    assert rows_of(board) == {
+        "Campaign funnel": [
+            "Funnel (whole campaign)", "Step conversion vs target", "Median time between steps",
+            "Step conversion by channel", "Open conversion alerts", "Funnel arrivals per hour",
+            "Step conversion (live)", "Conversion alerts opened and resolved"],
+        "Sales (all communities)": [
+            "Sales to date (live)", "Orders and buyers to date (live)",
+            "GMV, net GMV and refunds per hour", "GMV, net GMV and refunds per day",
+            "Orders and paying members per day", "AOV and repurchase rate per day"],
+        "Sales by community, campaign and channel": [
+            "Sales by community and day", "Sales by campaign (to date)",
+            "Sales by channel (to date)", "GMV by campaign phase"],
+    }
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert list(variables) == ["database", "campaign", "channel", "community"]
+    assert not variables["campaign"]["multi"] and not variables["channel"]["multi"]
+    assert variables["community"]["multi"] and variables["community"]["includeAll"]
+    assert "campaign_funnel" in variables["campaign"]["query"]
+    for panel in panels(board):
+        assert panel["description"], panel["title"]
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    live = by_title["Step conversion (live)"]["fieldConfig"]["defaults"]
+    assert [step["value"] for step in live["thresholds"]["steps"]] == [None, 0.85]
+    assert live["custom"]["thresholdsStyle"]["mode"] == "dashed"
+
+
+def test_clickhouse_panels_read_tables_final() -> None:
+    """ReplacingMergeTree tables are read with FINAL (views read FINAL themselves)."""
+    ddl_text = "\n".join(ddl())
+    views = set(re.findall(rf"CREATE VIEW IF NOT EXISTS {DATABASE}\.(\w+)", ddl_text))
+    assert "community_sales_day" in views
+    for name, sql in CLICKHOUSE_QUERIES.items():
+        if "/$" in name:  # variables list key values only
+            continue
+        for match in re.finditer(r"FROM \$\{database\}\.(\w+)(\s+FINAL\b)?", sql):
+            assert match.group(2) or match.group(1) in views, f"{name}: {match.group(1)}"
+
+
+def test_campaign_money_in_yuan(panel_results: dict[str, Any]) -> None:
+    """Amounts leave ClickHouse in yuan (fen / 100) and are shown as CNY."""
+    board = campaigns_board()
+    for name, result in panel_results.items():
+        if name.startswith(f"{board['uid']}/"):
+            assert not any(c.endswith("_fen") for c in result["columns"]), name
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    for title in ("Sales to date (live)", "GMV, net GMV and refunds per hour",
+                  "GMV, net GMV and refunds per day", "AOV and repurchase rate per day",
+                  "GMV by campaign phase"):
+        assert by_title[title]["fieldConfig"]["defaults"]["unit"] == "currencyCNY", title
+    for title in ("Sales by community and day", "Sales by campaign (to date)",
+                  "Sales by channel (to date)"):
+        units = {o["matcher"]["options"]: p["value"]
+                 for o in by_title[title]["fieldConfig"]["overrides"]
+                 for p in o["properties"] if p["id"] == "unit"}
+        assert {units[c] for c in ("gmv", "refunds", "net_gmv", "aov")} == {"currencyCNY"}
+
+
+def test_campaign_panels_read_final_values(panel_results: dict[str, Any]) -> None:
+    """The selected campaign's latest whole-campaign revision for the selected channel (*
+    for all, moments for the c-alpha selection); hours in range only; open alerts only."""
+    assert rows(panel_results, "Funnel (whole campaign)") == [
+        ["1. poster_click", 100], ["2. signup_page", 90], ["3. signup", 60]]
+    assert rows(panel_results, "Funnel (whole campaign)", "c-alpha") == [
+        ["1. poster_click", 60], ["2. signup_page", 55], ["3. signup", 40]]
+    transitions = ["2. poster_click → signup_page", "3. signup_page → signup"]
+    assert rows(panel_results, "Step conversion vs target") == [
+        [transitions[0], pytest.approx(0.9), 0.85], [transitions[1], pytest.approx(2 / 3), 0.85]]
+    assert rows(panel_results, "Median time between steps") == [
+        [transitions[0], 30.0], [transitions[1], 600.0]]
+    assert rows(panel_results, "Median time between steps", "c-alpha") == [
+        [transitions[0], 25.0], [transitions[1], 500.0]]
+    by_channel = rows(panel_results, "Step conversion by channel")
+    assert [(r[0], r[1], r[2], r[5]) for r in by_channel] == [
+        (channel, f"{i}. {step}", persons, verdict)
+        for channel, counts in (("*", (100, 90, 60)), ("kol", (40, 35, 20)),
+                                ("moments", (60, 55, 40)))
+        for i, (step, persons, verdict) in enumerate(
+            zip(STEPS, counts, ("", "ok", "below"), strict=True), 1)]
+    alerts = rows(panel_results, "Open conversion alerts")
+    assert [row[:3] for row in alerts] == [
+        ["spring-sale", "春季大促", "signup_page → signup"],
+        ["autumn", "秋季上新", "poster_click → signup_page"]]
+    assert alerts[0][5] == pytest.approx(0.62)
+    assert series(panel_results, "Funnel arrivals per hour") == [
+        ["1. poster_click", 12], ["2. signup_page", 10], ["3. signup", 6],
+        ["1. poster_click", 3], ["2. signup_page", 2], ["3. signup", 1]]
+    assert series(panel_results, "Funnel arrivals per hour", "c-alpha") == [
+        ["1. poster_click", 7], ["2. signup_page", 6], ["3. signup", 4]]
+    variables = {k.rsplit("/", 1)[1]: v["rows"] for k, v in panel_results.items()
+                 if k.startswith("pulse-campaigns-sales/$") and k.endswith("[all]")}
+    assert variables == {"$campaign [all]": [["autumn"], ["spring-sale"]],
+                         "$channel [all]": [["*"], ["kol"], ["moments"]],
+                         "$community [all]": [["c-alpha"], ["c-beta"]]}
+
+
+def test_sales_panels_read_final_values(panel_results: dict[str, Any]) -> None:
+    """Total sales of the hours and local days in range (latest revision); the community
+    table from the view, with the health day's member count; cumulative tables."""
+    assert series(panel_results, "GMV, net GMV and refunds per hour") == [
+        [300.0, 250.0, 50.0], [99.0, 99.0, 0.0]]
+    day = rows(panel_results, "GMV, net GMV and refunds per day")
+    assert [row[1:] for row in day] == [[399.0, 349.0, 50.0]]
+    assert str(day[0][0]).startswith(f"{date_of_local_midnight()} 16:00:00"), day
+    assert series(panel_results, "Orders and paying members per day") == [[4, 3, 1]]
+    assert series(panel_results, "AOV and repurchase rate per day") == [
+        [99.75, pytest.approx(1 / 3)]]
+    local_day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert rows(panel_results, "Sales by community and day") == [
+        ["c-alpha", local_day, 3, 300.0, 50.0, 250.0, 2, 1, 100.0, 120, pytest.approx(2 / 120)],
+        ["c-beta", local_day, 1, 99.0, 0.0, 99.0, 1, 0, 99.0, 40, pytest.approx(1 / 40)]]
+    assert [row[0] for row in rows(panel_results, "Sales by community and day", "c-alpha")
+            ] == ["c-alpha"]
+    assert rows(panel_results, "Sales by campaign (to date)") == [
+        ["spring-sale", "春季大促", 100, 0.6, 3, 300.0, 50.0, 250.0, 3, 0, 100.0, 0.0],
+        ["autumn", "秋季上新", 10, 0.1, 1, 50.0, 0.0, 50.0, 1, 0, 50.0, 0.0]]
+    assert [row[:3] for row in rows(panel_results, "Sales by channel (to date)")] == [
+        ["moments", 3, 250.0], ["kol", 2, 100.0]]
+    assert rows(panel_results, "GMV by campaign phase") == [
+        ["warm_up", 100.0, 100.0, 0.0], ["peak", 200.0, 150.0, 50.0]]
+
+
+def test_campaign_panels_without_member_ids() -> None:
+    """Campaign and channel ids are fine; member and person ids never, not even counted:
+    sales rows are read only for the dimensions all, community, campaign and channel (the
+    inviter dimension's values hold member ids)."""
+    board_queries = {name: sql for name, sql in CLICKHOUSE_QUERIES.items()
+                     if name.startswith("pulse-campaigns-sales/")}
+    assert len(board_queries) >= 15
+    for name, sql in board_queries.items():
+        assert not re.search(r"member_id|person_id|inviter|touch", sql), name
+        if "sales_totals" in sql:
+            dimensions = set(re.findall(r"dimension = '(\w+)'", sql))
+            assert dimensions and dimensions <= {"all", "community", "campaign", "channel"}, name
+    exprs = " ".join(expr for name, expr in PROMQL_QUERIES.items()
+                     if name.startswith("pulse-campaigns-sales/"))
+    for metric in ("pulse_campaign_conversion{", "pulse_campaign_conversion_alerts_total",
+                   "pulse_sales{"):
+        assert metric in exprs, metric

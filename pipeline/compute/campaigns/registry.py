@@ -14,6 +14,7 @@ File format (TOML, read with the standard library's ``tomllib``)::
     implies_earlier = true   # reaching a later step implies the earlier ones
     warmup_days = 7
     continuation_days = 3
+    participation_step = "activity_entry"   # reaching it is taking part (attribution)
     steps = ["poster_click", "signup", "activity_entry"]
 
     [[campaign]]
@@ -72,7 +73,7 @@ CUSTOM_SETTLE_MINUTES = 60
 _TEMPLATE_ID = "*"
 _DEFAULT_KEYS = frozenset({
     "threshold", "min_entered", "confidence_z", "implies_earlier", "warmup_days",
-    "continuation_days", "steps",
+    "continuation_days", "steps", "participation_step",
 })
 """Keys of the ``[defaults]`` table; a ``[[campaign]]`` table also takes id, name, peak_day."""
 _CAMPAIGN_KEYS = _DEFAULT_KEYS | {"id", "name", "peak_day"}
@@ -110,6 +111,9 @@ class CampaignSpec(BaseModel):
     peak_day: date | None = None
     warmup_days: int = Field(7, ge=0)
     continuation_days: int = Field(3, ge=0)
+    participation_step: str = "activity_entry"
+    """Reaching it is taking part in the campaign (attribution's participants); a campaign
+    without such a step has no participants."""
     registered: bool = True
 
     @field_validator("steps", mode="before")
@@ -166,6 +170,11 @@ class CampaignSpec(BaseModel):
         if minutes is None:
             minutes = DEFAULT_SETTLE_MINUTES.get(step, CUSTOM_SETTLE_MINUTES)
         return minutes * MINUTE_MS
+
+    def participation(self) -> str | None:
+        """The participation step if the campaign has it."""
+        return self.participation_step if self.participation_step in self.step_names() \
+            else None
 
     def transitions(self) -> list[tuple[str, str]]:
         return list(pairwise(self.step_names()))
@@ -308,6 +317,7 @@ def dump_registry(specs: list[CampaignSpec]) -> str:
             f"implies_earlier = {'true' if spec.implies_earlier else 'false'}",
             f"warmup_days = {spec.warmup_days}",
             f"continuation_days = {spec.continuation_days}",
+            f"participation_step = {_toml_string(spec.participation_step)}",
             f"steps = [{', '.join(_toml_step(rule) for rule in spec.steps)}]",
         ]
         blocks.append("\n".join(lines) + "\n")

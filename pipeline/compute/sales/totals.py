@@ -4,9 +4,13 @@ Pure logic, no Kafka.  Exactness under at-least-once delivery comes from
 diffing, not counting: a member's :func:`contribution` (everything the member
 adds to every row) is a function of the member's ledger alone, and a
 partition's totals are the sum of its members' contributions, kept up to date
-by :func:`apply_change` (``+ contribution(new) - contribution(old)``).
-Applying the same ledger again is a zero diff, so duplicates, replays and
-out-of-order arrival cannot double count.
+by :func:`apply_rows` (``+ contribution(new) - contribution(old)``;
+:func:`apply_change` for a ledger alone).  Applying the same state again is a
+zero diff, so duplicates, replays and out-of-order arrival cannot double count.
+The same holds for any contribution that is a function of one member's state:
+``journeys.member_contribution`` adds the channel attribution and fission rows
+(dimensions ``first_touch``, ``last_touch`` and ``inviter``, with the fields
+``joins``, ``invited_joins`` and ``participants``) to these sales rows.
 
 Rows are keyed ``(dimension, key, window_kind, window_start_ms)``:
 
@@ -14,7 +18,9 @@ Rows are keyed ``(dimension, key, window_kind, window_start_ms)``:
   deployment's calendar)`` and ``("all", 0)``, the cumulative total;
 - dimensions: ``("all", "*")``, ``("community", id)``, ``("campaign", id)``,
   ``("channel", name)``.  An order without the attribute (None or "") has no
-  row in that dimension.
+  row in that dimension.  ``first_touch`` / ``last_touch`` (key
+  ``campaign|channel``) and ``inviter`` (key ``campaign|inviter``) are the
+  attribution rows of ``journeys``, which states their rules.
 
 A paid order counts in the windows of its paid time; a refund in the windows
 of its refund time, in its order's dimensions (``ledger`` states the refund
@@ -44,7 +50,7 @@ from pipeline.compute.sales.ledger import MemberLedger, Paid
 TotalsKey = tuple[str, str, str, int]
 """(dimension, key, window_kind, window_start_ms)."""
 
-DIMENSIONS = ("all", "community", "campaign", "channel")
+DIMENSIONS = ("all", "community", "campaign", "channel", "first_touch", "last_touch", "inviter")
 WINDOW_KINDS = ("hour", "day", "all")
 ALL_KEY = "*"
 """The key of dimension ``all``."""
@@ -52,11 +58,16 @@ ALL_KEY = "*"
 
 @dataclass(slots=True)
 class Totals:
-    """One row's partial or combined totals; every field an integer, so sums are exact."""
+    """One row's partial or combined totals; every field an integer, so sums are exact.
+
+    New fields go at the end: the wire is the fields in order and a shorter
+    (older) wire reads the missing ones as 0.
+    """
 
     orders: int = 0
-    """Paid orders with paid time in the window."""
+    """Paid orders with paid time in the window (attributed ones in attribution rows)."""
     gmv_fen: int = 0
+    """Their gross amounts (refunds are not subtracted)."""
     refunds: int = 0
     """Matched refunds with refund time in the window."""
     refund_fen: int = 0
@@ -70,6 +81,13 @@ class Totals:
     """Distinct members with at least one paid order in the window and dimension."""
     repeat_members: int = 0
     """Distinct members with at least two paid orders in the window and dimension."""
+    joins: int = 0
+    """Community joins with join time in the window (attribution rows only)."""
+    invited_joins: int = 0
+    """Joins with an inviter (attribution rows; in ``inviter`` rows, the inviter's)."""
+    participants: int = 0
+    """Campaign participations (first time a person reached the participation step) with
+    that time in the window (attribution rows only)."""
 
     def values(self) -> tuple[int, ...]:
         return tuple(getattr(self, name) for name in _FIELDS)
@@ -227,22 +245,23 @@ class PartitionTotals:
         return cls({split_totals_key(text): Totals.from_wire(wire) for text, wire in data.items()})
 
 
-def apply_change(
+def apply_rows(
     partials: PartitionTotals,
-    old: MemberLedger | None,
-    new: MemberLedger | None,
-    calendar: CommunityCalendar,
+    old_rows: dict[TotalsKey, Totals],
+    new_rows: dict[TotalsKey, Totals],
 ) -> set[TotalsKey]:
-    """Replace one member's contribution ``old`` by ``new`` (None: no ledger) in place.
+    """Replace one member's contribution ``old_rows`` by ``new_rows`` in place.
 
-    Returns the rows whose totals changed (dropped rows included: publish
-    ``partials.get(key)``, zero).  The same ledger twice is a zero diff.
+    Both must come from the same function of the member's state before and
+    after the change (``{}`` for no state), so the partials stay the sum of
+    the members' current contributions.  Returns the rows whose totals
+    changed (dropped rows included: publish ``partials.get(key)``, zero).
+    Equal contributions are a zero diff.
     """
-    before = contribution(old, calendar) if old is not None else {}
-    after = contribution(new, calendar) if new is not None else {}
     changed: set[TotalsKey] = set()
-    for key in before.keys() | after.keys():
-        delta = after.get(key, Totals()) - before.get(key, Totals())
+    zero = Totals()
+    for key in old_rows.keys() | new_rows.keys():
+        delta = new_rows.get(key, zero) - old_rows.get(key, zero)
         if delta.is_zero():
             continue
         totals = partials.get(key) + delta
@@ -252,6 +271,21 @@ def apply_change(
             partials.rows[key] = totals
         changed.add(key)
     return changed
+
+
+def apply_change(
+    partials: PartitionTotals,
+    old: MemberLedger | None,
+    new: MemberLedger | None,
+    calendar: CommunityCalendar,
+) -> set[TotalsKey]:
+    """:func:`apply_rows` of the sales rows of ledger ``old`` and ``new`` (None: no ledger).
+
+    The same ledger twice is a zero diff.
+    """
+    before = contribution(old, calendar) if old is not None else {}
+    after = contribution(new, calendar) if new is not None else {}
+    return apply_rows(partials, before, after)
 
 
 def combine(parts: dict[int, tuple[int, Totals]]) -> tuple[int, Totals]:

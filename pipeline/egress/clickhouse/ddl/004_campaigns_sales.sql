@@ -79,6 +79,9 @@ CREATE TABLE IF NOT EXISTS {db}.sales_totals
     repeat_members        UInt32,
     aov_fen               Nullable(Int64),
     repurchase_rate       Nullable(Float64),
+    joins                 UInt32,
+    invited_joins         UInt32,
+    participants          UInt32,
     revision              UInt64,
     updated_at            DateTime64(3, 'UTC')
 )
@@ -109,3 +112,40 @@ FROM (SELECT * FROM {db}.sales_totals FINAL WHERE dimension = 'community' AND wi
 LEFT JOIN (SELECT community_id, day, window_start, member_count
            FROM {db}.community_health_day FINAL) AS h
     ON s.dimension_value = h.community_id AND s.window_start = h.window_start;
+
+-- Fission and join conversion per campaign and first-touch channel ('*': the whole
+-- campaign): invited joins and joins credited to the campaign's touches over the
+-- persons who entered its funnel with that channel (docs/metrics.md).
+CREATE VIEW IF NOT EXISTS {db}.campaign_fission AS
+WITH credited AS (
+    SELECT
+        substring(dimension_value, 1, position(dimension_value, '|') - 1) AS campaign_id,
+        substring(dimension_value, position(dimension_value, '|') + 1) AS channel,
+        joins, invited_joins, participants, orders, gmv_fen
+    FROM {db}.sales_totals FINAL
+    WHERE dimension = 'first_touch' AND window = 'all'
+),
+by_channel AS (
+    SELECT campaign_id, channel, sum(joins) AS joins, sum(invited_joins) AS invited_joins,
+           sum(participants) AS participants, sum(orders) AS orders, sum(gmv_fen) AS gmv_fen
+    FROM credited GROUP BY campaign_id, channel
+    UNION ALL
+    SELECT campaign_id, '*' AS channel, sum(joins), sum(invited_joins), sum(participants),
+           sum(orders), sum(gmv_fen)
+    FROM credited GROUP BY campaign_id
+)
+SELECT
+    c.campaign_id AS campaign_id,
+    c.channel AS channel,
+    f.entered AS entered,
+    c.joins AS joins,
+    c.invited_joins AS invited_joins,
+    c.participants AS participants,
+    c.orders AS orders,
+    c.gmv_fen AS gmv_fen,
+    if(f.entered > 0, c.invited_joins / f.entered, NULL) AS fission_rate,
+    if(f.entered > 0, c.joins / f.entered, NULL) AS join_conversion
+FROM by_channel AS c
+INNER JOIN (SELECT campaign_id, channel, entered FROM {db}.campaign_funnel FINAL
+            WHERE window = 'campaign') AS f
+    ON c.campaign_id = f.campaign_id AND c.channel = f.channel;

@@ -18,6 +18,7 @@ from pipeline.compute.sales.totals import (
     Totals,
     TotalsKey,
     apply_change,
+    apply_rows,
     combine,
     contribution,
     split_totals_key,
@@ -79,12 +80,30 @@ def test_totals_wire() -> None:
     assert Totals.from_wire(None) == Totals()
 
 
+def test_totals_wire_is_backward_compatible() -> None:
+    old = list(range(1, 10))  # a record written before joins / invited_joins / participants
+    t = Totals.from_wire(old)
+    assert t.values()[:9] == tuple(old) and (t.joins, t.invited_joins, t.participants) == (0,) * 3
+    assert t.to_wire() == old + [0, 0, 0]
+    new = Totals(joins=1, invited_joins=2, participants=3)
+    assert new.to_wire()[-3:] == [1, 2, 3] and len(new.to_wire()) == 12
+    assert Totals.from_wire(json.loads(json.dumps(new.to_wire()))) == new
+    assert (new + new - new) == new and not new.is_zero()
+
+
 @pytest.mark.parametrize("key", ["c1", "*", "", "|", "wx|moments", "a|b|hour|5", "x|"])
 def test_keys_round_trip_with_bars_in_the_key(key: str) -> None:
     for dimension in ("all", "community", "campaign", "channel"):
         for kind, start in (("hour", 1_741_568_400_000), ("day", 0), ("all", 0)):
             text = totals_key(dimension, key, kind, start)
             assert split_totals_key(text) == (dimension, key, kind, start)
+
+
+def test_attribution_dimensions_have_keys() -> None:
+    for dimension in ("first_touch", "last_touch", "inviter"):
+        for key in ("k|wx", "-|(direct)", "*|u|1"):
+            text = totals_key(dimension, key, "all", 0)
+            assert split_totals_key(text) == (dimension, key, "all", 0)
 
 
 def test_bad_keys_are_refused() -> None:
@@ -175,6 +194,24 @@ def test_reapplying_the_same_ledger_changes_nothing() -> None:
     dropped = apply_change(partials, ledger, None, CAL)
     assert dropped == set(before) and partials.rows == {}
     assert all(partials.get(key).is_zero() for key in dropped)
+
+
+def test_apply_change_is_apply_rows_of_the_contributions() -> None:
+    old = MemberLedger()
+    apply(old, txn("m", "o1", "paid", 100, T0, community_id="c"))
+    new = old.copy()
+    apply(new, txn("m", "o2", "paid", 50, T0 + timedelta(hours=1), channel="wx"))
+    via_change, via_rows = PartitionTotals(), PartitionTotals()
+    for before, after in ((None, old), (old, new), (new, old), (old, None)):
+        changed = apply_change(via_change, before, after, CAL)
+        rows = [contribution(x, CAL) if x is not None else {} for x in (before, after)]
+        assert apply_rows(via_rows, *rows) == changed
+        assert via_rows == via_change
+    assert via_rows.rows == {}
+    extra = {("inviter", "*|u", "all", 0): Totals(invited_joins=1)}
+    assert apply_rows(via_rows, {}, extra) == set(extra) and via_rows.rows == extra
+    assert apply_rows(via_rows, extra, dict(extra)) == set()
+    assert apply_rows(via_rows, extra, {}) == set(extra) and via_rows.rows == {}
 
 
 def test_partition_totals_wire() -> None:
