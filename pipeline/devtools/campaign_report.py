@@ -111,12 +111,24 @@ def sales_table(sales: dict[tuple[str, str], tuple], truth) -> tuple[Table, int]
     return table, wrong
 
 
-def print_campaigns(client: Client, database: str, truth, console: Console) -> int:
+@dataclass(frozen=True, slots=True)
+class CampaignReadings:
+    funnels: list[FunnelRow]
+    alerts: list[tuple]
+    sales: dict[tuple[str, str], tuple]
+
+
+def read_campaigns(client: Client, database: str) -> CampaignReadings:
+    return CampaignReadings(read_funnels(client, database), read_alerts(client, database),
+                            read_sales(client, database))
+
+
+def print_campaigns(readings: CampaignReadings, truth, console: Console) -> int:
     """Print the summary; returns the number of campaigns and sales scopes that differ
     from the ground truth."""
-    funnels, wrong_funnels = funnel_table(read_funnels(client, database), truth)
+    funnels, wrong_funnels = funnel_table(readings.funnels, truth)
     console.print(funnels)
-    alerts = read_alerts(client, database)
+    alerts = readings.alerts
     weak = {(f.campaign_id, t) for f in truth.funnels for t in f.below_target}
     for campaign, from_step, to_step, status, converted, entered, rate, threshold in alerts:
         expected = (campaign, f"{from_step}->{to_step}") in weak
@@ -125,6 +137,6 @@ def print_campaigns(client: Client, database: str, truth, console: Console) -> i
                       f"{converted}/{entered} = {rate:.0%} < {threshold:.0%} ({mark})")
     if not alerts:
         console.print("no conversion alerts")
-    sales, wrong_sales = sales_table(read_sales(client, database), truth)
+    sales, wrong_sales = sales_table(readings.sales, truth)
     console.print(sales)
     return wrong_funnels + wrong_sales
