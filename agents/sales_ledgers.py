@@ -59,6 +59,9 @@ class Member:
     journey_before: Journey | None
     ledger: MemberLedger
     journey: Journey
+    ledger_wire: object
+    journey_wire: object
+    """As loaded: only what changed is written back (each write is a changelog record)."""
 
 
 def register(ctx: PipelineContext) -> None:
@@ -87,7 +90,7 @@ def register(ctx: PipelineContext) -> None:
         return Member(
             None if ledger is None else MemberLedger.from_wire(ledger),
             None if journey is None else Journey.from_wire(journey),
-            MemberLedger.from_wire(ledger), Journey.from_wire(journey))
+            MemberLedger.from_wire(ledger), Journey.from_wire(journey), ledger, journey)
 
     def fold(member: Member, record: Transaction | FunnelEvent | MemberEvent,
              outcomes: Counter[str]) -> None:
@@ -152,8 +155,11 @@ def register(ctx: PipelineContext) -> None:
         for last_event, members, changed_partials, position in saves:
             with acting_for(last_event):
                 for member_id, member in members.items():
-                    ledgers[member_id] = member.ledger.to_wire()
-                    journeys[member_id] = member.journey.to_wire()
+                    ledger, journey = member.ledger.to_wire(), member.journey.to_wire()
+                    if ledger != (member.ledger_wire or MemberLedger().to_wire()):
+                        ledgers[member_id] = ledger
+                    if journey != (member.journey_wire or Journey().to_wire()):
+                        journeys[member_id] = journey
                 for name, totals in changed_partials.items():
                     if totals is None:
                         partials.pop(name, None)

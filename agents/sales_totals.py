@@ -30,6 +30,7 @@ from pipeline.topics import SALES_PARTIALS, SALES_TOTALS
 from schemas.campaigns import SalesTotals
 
 AGENT_NAME = "sales-totals"
+COALESCE_FACTOR = 4
 
 
 def sales_record(key: str, revision: int, totals: Totals, registry: Registry,
@@ -101,4 +102,7 @@ def register(ctx: PipelineContext) -> None:
                 prometheus.sales.labels(record.dimension, value, metric).set(
                     getattr(record, metric))
 
-    batch_agent(ctx, ctx.topic(SALES_PARTIALS), AGENT_NAME, handle, counts_as=SALES_PARTIALS)
+    # totals feed dashboards and reports, not pages: longer batches coalesce the partials
+    # of several ledger batches into one update per key
+    batch_agent(ctx, ctx.topic(SALES_PARTIALS), AGENT_NAME, handle, counts_as=SALES_PARTIALS,
+                within_s=ctx.settings.batch_within_s * COALESCE_FACTOR)

@@ -121,7 +121,12 @@ def pipeline_rate(settings: Settings, total: int, work: Path) -> float:
     worker = WorkerProcess(settings, work / "pipeline.log")
     worker.start()
     try:
-        return poll_rate(lambda: worker.metric_total("pulse_events_processed_total"), total)
+        inputs = {f'pulse_events_processed_total{{topic="{spec.name}"}}' for spec in INPUT_TOPICS}
+
+        def processed() -> float:  # input records only: internal topics count too
+            return sum(v for k, v in worker.prometheus_samples().items() if k in inputs)
+
+        return poll_rate(processed, total)
     finally:
         worker.stop()
 

@@ -128,8 +128,7 @@ def attribution_totals(funnel: list[dict], members: list[dict], transactions: li
                              ("last_touch", found[-1] if found else None)):
             value = f"{touch[2]}|{touch[3]}" if touch else f"-|{own or '(direct)'}"
             credited[model] = value.split("|")[0]
-            for window, start in (("all", 0), ("hour", ts - ts % HOUR_MS),
-                                  ("day", local_day_start(ts))):
+            for window, start in (("all", 0), ("day", local_day_start(ts))):
                 for field, amount in amounts.items():
                     rows[(model, value, window, start)][field] += amount
         return credited["last_touch"]

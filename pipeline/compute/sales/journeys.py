@@ -58,6 +58,9 @@ from pipeline.compute.sales.ledger import MemberLedger
 from pipeline.compute.sales.totals import Totals, TotalsKey, contribution, windows
 
 DAY_MS = 86_400_000
+ATTRIBUTION_WINDOWS = ("day", "all")
+"""Credit is reported per local day and cumulative; hour rows would multiply the rows
+(and their updates) for little use in marketing reports."""
 DEFAULT_WINDOW_MS = 7 * DAY_MS
 """The attribution look-back window: touches at most this long before a conversion."""
 MODELS = ("first_touch", "last_touch")
@@ -244,7 +247,7 @@ def attribution_contribution(
         return totals
 
     def attributed(keys: tuple[str, str], ts_ms: int) -> Iterable[Totals]:
-        wins = windows(ts_ms, calendar)
+        wins = [w for w in windows(ts_ms, calendar) if w[0] in ATTRIBUTION_WINDOWS]
         for model, key in zip(MODELS, keys, strict=True):
             for kind, start in wins:
                 yield row((model, key, kind, start))

@@ -158,10 +158,12 @@ def test_fallback_to_own_channel_then_direct() -> None:
     ledger = ledger_of(paid("o1", 100, T0, channel="utm", campaign_id="camp"),
                        paid("o2", 50, T0), paid("o3", 7, T0, channel=""))
     rows = attribution_contribution(journey, ledger, CAL)
+    day = CAL.day_bounds_ms(CAL.day_number(T0))[0]
     for model in ("first_touch", "last_touch"):
-        assert rows[(model, "-|qr|7", "hour", T0)] == Totals(joins=1)
-        assert rows[(model, "-|utm", "hour", T0)] == Totals(orders=1, gmv_fen=100)
-        assert rows[(model, "-|(direct)", "hour", T0)] == Totals(orders=2, gmv_fen=57, joins=2)
+        assert rows[(model, "-|qr|7", "day", day)] == Totals(joins=1)
+        assert rows[(model, "-|utm", "day", day)] == Totals(orders=1, gmv_fen=100)
+        assert rows[(model, "-|(direct)", "day", day)] == Totals(orders=2, gmv_fen=57, joins=2)
+        assert (model, "-|utm", "hour", T0) not in rows  # credit: days and cumulative only
     assert split_totals_key(totals_key("first_touch", "-|qr|7", "all", 0)) == (
         "first_touch", "-|qr|7", "all", 0)
     assert split_attribution_key("-|qr|7") == ("-", "qr|7") and attribution_key(None, "x") == "-|x"
@@ -190,11 +192,11 @@ def test_orders_are_attributed_gross_and_joins_by_any_campaign() -> None:
     rows = attribution_contribution(journey, ledger, CAL)
     day = CAL.day_bounds_ms(CAL.day_number(T0))[0]
     want = Totals(orders=1, gmv_fen=1000, joins=1, invited_joins=1)
-    for kind, start in (("hour", T0), ("day", day), ("all", 0)):
+    for kind, start in (("day", day), ("all", 0)):
         assert rows[("first_touch", "k1|wx", kind, start)] == want
         assert rows[("last_touch", "k2|qr", kind, start)] == want
     assert {d for d, *_ in rows} == set(ATTRIBUTION)
-    assert len(rows) == 2 * 3 + 2
+    assert len(rows) == 2 * 2 + 2
 
 
 def test_inviter_rows_under_the_last_touch_campaign_and_star() -> None:
@@ -353,7 +355,7 @@ def oracle(events: list[Event], window_ms: int) -> dict[TotalsKey, Totals]:
     def wins(ts: int) -> list[tuple[str, int]]:
         local = datetime.fromtimestamp(ts / 1000, SHANGHAI)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return [("hour", ts - ts % HOUR), ("day", to_ms(midnight)), ("all", 0)]
+        return [("day", to_ms(midnight)), ("all", 0)]
 
     rows: dict[TotalsKey, Totals] = defaultdict(Totals)
 
