@@ -149,3 +149,36 @@ FROM by_channel AS c
 INNER JOIN (SELECT campaign_id, channel, entered FROM {db}.campaign_funnel FINAL
             WHERE window = 'campaign') AS f
     ON c.campaign_id = f.campaign_id AND c.channel = f.channel;
+
+-- Invitation trees (裂变) from the raw joins: each member's depth (1 = invited by a
+-- member who was not invited, 2 = by someone invited, ...; 5 means five or more), per
+-- community and acquisition channel (QR code id, else UTM channel). A member's
+-- first join with an inviter counts; computed when queried, from member_events.
+CREATE VIEW IF NOT EXISTS {db}.invitation_depth AS
+WITH joins AS (
+    SELECT community_id, member_id,
+           argMin(inviter_id, ts) AS inviter,
+           argMin(coalesce(qr_code_id, channel, '(none)'), ts) AS channel
+    FROM {db}.member_events FINAL
+    WHERE action = 'join' AND inviter_id IS NOT NULL
+    GROUP BY community_id, member_id
+),
+j1 AS (SELECT j.community_id AS community_id, j.member_id AS member_id, j.channel AS channel,
+              p.inviter AS up
+       FROM joins AS j LEFT JOIN joins AS p
+           ON j.community_id = p.community_id AND j.inviter = p.member_id),
+j2 AS (SELECT a.community_id AS community_id, a.member_id AS member_id, a.channel AS channel,
+              if(a.up IS NULL, 1, 2) AS base, p.inviter AS up
+       FROM j1 AS a LEFT JOIN joins AS p
+           ON a.community_id = p.community_id AND a.up = p.member_id),
+j3 AS (SELECT b.community_id AS community_id, b.member_id AS member_id, b.channel AS channel,
+              if(b.up IS NULL, b.base, 3) AS base, p.inviter AS up
+       FROM j2 AS b LEFT JOIN joins AS p
+           ON b.community_id = p.community_id AND b.up = p.member_id),
+j4 AS (SELECT c.community_id AS community_id, c.member_id AS member_id, c.channel AS channel,
+              if(c.up IS NULL, c.base, 4) AS base, p.inviter AS up
+       FROM j3 AS c LEFT JOIN joins AS p
+           ON c.community_id = p.community_id AND c.up = p.member_id)
+SELECT community_id, member_id, channel,
+       if(up IS NULL, base, 5) AS depth
+FROM j4;
