@@ -41,6 +41,7 @@ from pipeline.topics import JOURNEYS_BY_MEMBER, SALES_PARTIALS, TRANSACTIONS_BY_
 from schemas.events import FunnelEvent, MemberEvent, Transaction
 
 AGENT_NAME = "sales-ledgers"
+COALESCE_FACTOR = 4
 DAY_MS = 24 * 3600 * 1000
 
 
@@ -167,4 +168,7 @@ def register(ctx: PipelineContext) -> None:
                         partials[name] = totals.to_wire()
                 positions_table[last_event.message.partition] = position  # last: the clock
 
-    batch_agent(ctx, source, AGENT_NAME, handle)
+    # sales feed dashboards and reports, not pages: longer batches coalesce many records
+    # of a member, and many members' changes of a row, into one partial per row
+    batch_agent(ctx, source, AGENT_NAME, handle,
+                within_s=settings.batch_within_s * COALESCE_FACTOR)
