@@ -40,7 +40,7 @@ from pipeline.compute.campaigns.registry import load_registry
 from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import keyed_record
-from pipeline.egress.journeys import journey_record
+from pipeline.egress.journeys import journey_messages
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Valid, input_agent, publish_dead_letters
 from pipeline.runtime.context import PipelineContext
@@ -96,7 +96,8 @@ def register(ctx: PipelineContext) -> None:
             return
         await tables.RAW_TABLES[FunnelEvent].write(
             ctx.clickhouse, accepted, offsets_identity([e for e, _ in accepted]))
-        await ctx.publish(JOURNEYS_BY_MEMBER, [journey_record(r) for _, r in accepted])
+        await ctx.publish_to_partitions(JOURNEYS_BY_MEMBER, journey_messages(
+            [r for _, r in accepted], settings.topic_partitions))
         newest = max(record.ts for _, record in accepted)
         ctx.prometheus.advance_watermark(FUNNEL_EVENTS.name, newest.timestamp())
         ensure_book()

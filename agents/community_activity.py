@@ -51,7 +51,7 @@ from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import activity_record, anomaly_alert_record
-from pipeline.egress.journeys import journey_record
+from pipeline.egress.journeys import journey_messages
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Consumed, inputs_agent
 from pipeline.runtime.context import PipelineContext
@@ -134,8 +134,9 @@ def register(ctx: PipelineContext) -> None:
         for model, items in by_model.items():
             await tables.RAW_TABLES[model].write(
                 ctx.clickhouse, items, offsets_identity([e for e, _ in items]))
-        await ctx.publish(JOURNEYS_BY_MEMBER, [  # attribution and fission (sales-ledgers)
-            journey_record(r) for _, r in by_model.get(MemberEvent, ()) if r.action == "join"])
+        await ctx.publish_to_partitions(JOURNEYS_BY_MEMBER, journey_messages(  # attribution
+            [r for _, r in by_model.get(MemberEvent, ()) if r.action == "join"],
+            settings.topic_partitions))
         by_partition: dict[int, list[tuple[EventT, InputEvent | ScoredMessage]]] = (
             defaultdict(list))
         for event, record in valid:

@@ -1,9 +1,9 @@
 """Sales, stage 1 (``sales-ledgers``): each member's orders and journey, and partial totals.
 
-Reads two co-partitioned topics keyed by member (person) id: transactions
-(forwarded by ``ingest-transactions``) and journeys (funnel events forwarded by
-``campaign-funnels``, joins by ``community-activity``), so one partition holds
-every order, touch and join of a member (:mod:`pipeline.compute.sales`):
+Reads ``pipeline.journeys-by-member.v1``: transactions (forwarded by
+``ingest-transactions``), funnel events (``campaign-funnels``) and joins
+(``community-activity``), re-keyed by member (person) id, so one partition
+holds every order, touch and join of a member (:mod:`pipeline.compute.sales`):
 
 - orders are deduplicated by order id, a refund is applied once even when it
   comes first, and distinct buyers add up across partitions;
@@ -15,8 +15,8 @@ journeys, add each changed member's contribution difference to the partition's
 partial totals, publish the changed partials to ``pipeline.sales-partials.v1``
 (keyed like the output, so ``sales-totals`` owns each key on one partition),
 then save ledgers, journeys and partials.  A partial's revision is the
-partition's consumed offsets (both topics), so replaying a batch re-emits the
-same partials with the same revisions.
+partition's consumed offset, so replaying a batch re-emits the same partials
+with the same revisions.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-import orjson
 from faust.types import EventT
 
 from pipeline.compute.campaigns.registry import load_registry
@@ -32,12 +31,13 @@ from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.compute.sales.journeys import Join, Journey, Touch, member_contribution
 from pipeline.compute.sales.ledger import MemberLedger, apply, to_ms
 from pipeline.compute.sales.totals import PartitionTotals, Totals, apply_rows, totals_key
-from pipeline.egress.journeys import read_journey
+from pipeline.egress.journeys import member_of, read_journeys
+from pipeline.egress.packed import pack
 from pipeline.ingress.batches import batch_agent
-from pipeline.ingress.internal import one, readable
+from pipeline.ingress.internal import readable
 from pipeline.runtime.context import PipelineContext
 from pipeline.runtime.faust_support import acting_for
-from pipeline.topics import JOURNEYS_BY_MEMBER, SALES_PARTIALS, TRANSACTIONS_BY_MEMBER
+from pipeline.topics import JOURNEYS_BY_MEMBER, SALES_PARTIALS
 from schemas.events import FunnelEvent, MemberEvent, Transaction
 
 AGENT_NAME = "sales-ledgers"
@@ -45,11 +45,10 @@ COALESCE_FACTOR = 4
 DAY_MS = 24 * 3600 * 1000
 
 
-def partial_record(key: str, partition: int, revision: int, totals: Totals,
-                   ) -> tuple[bytes, bytes, None]:
-    """One partition's partial totals of an output key (absent totals are zeros)."""
-    value = {"p": partition, "r": revision, "t": totals.to_wire()}
-    return key.encode(), orjson.dumps(value), None
+def partial_entry(key: str, partition: int, revision: int, totals: Totals,
+                  ) -> tuple[str, dict]:
+    """One partition's partial totals of an output row (absent totals are zeros)."""
+    return key, {"p": partition, "r": revision, "t": totals.to_wire()}
 
 
 @dataclass(slots=True)
@@ -79,11 +78,6 @@ def register(ctx: PipelineContext) -> None:
     positions_table = ctx.table("sales-positions")
     """partition -> consumed offset per topic: the revision of its partials is their sum,
     which grows with every record read and does not depend on batching."""
-    transactions_topic = settings.topic(TRANSACTIONS_BY_MEMBER.name)
-    read_transaction = one(Transaction.model_validate_json)
-    source = ctx.app.topic(
-        transactions_topic, settings.topic(JOURNEYS_BY_MEMBER.name), key_serializer="raw",
-        value_serializer="raw", partitions=settings.topic_partitions, internal=False)
 
     def load(member_id: str) -> Member:
         ledger = ledgers.get(member_id)
@@ -113,12 +107,11 @@ def register(ctx: PipelineContext) -> None:
         positions: dict[int, dict[str, int]] = defaultdict(dict)
         for event in events:
             message = event.message
-            read = read_transaction if message.topic == transactions_topic else read_journey
             positions[message.partition][message.topic] = message.offset + 1
-            for record in readable(event, read):
+            for record in readable(event, read_journeys):
                 by_partition[message.partition].append((event, record))
         outcomes: Counter[str] = Counter()
-        records = []
+        entries: list[tuple[str, dict]] = []
         saves = []
         for partition, items in by_partition.items():
             last_event = items[-1][0]
@@ -128,8 +121,7 @@ def register(ctx: PipelineContext) -> None:
             revision = sum(position.values())
             members: dict[str, Member] = {}
             for _, record in items:
-                member_id = record.person_id if isinstance(record, FunnelEvent) \
-                    else record.member_id
+                member_id = member_of(record)
                 if member_id not in members:
                     members[member_id] = load(member_id)
                 fold(members[member_id], record, outcomes)
@@ -145,11 +137,11 @@ def register(ctx: PipelineContext) -> None:
             changed = set()
             for old, new in diffs:
                 changed |= apply_rows(current, old, new)
-            records += [partial_record(totals_key(*key), partition, revision, current.get(key))
+            entries += [partial_entry(totals_key(*key), partition, revision, current.get(key))
                         for key in sorted(changed)]
             saves.append((last_event, members, {names[k]: current.rows.get(k) for k in changed},
                           position))
-        await ctx.publish(SALES_PARTIALS, records)
+        await ctx.publish_to_partitions(SALES_PARTIALS, pack(entries, settings.topic_partitions))
         for kind, count in outcomes.items():
             if kind != "new":
                 ctx.prometheus.sales_anomalies.labels(kind).inc(count)
@@ -170,5 +162,5 @@ def register(ctx: PipelineContext) -> None:
 
     # sales feed dashboards and reports, not pages: longer batches coalesce many records
     # of a member, and many members' changes of a row, into one partial per row
-    batch_agent(ctx, source, AGENT_NAME, handle,
+    batch_agent(ctx, ctx.topic(JOURNEYS_BY_MEMBER), AGENT_NAME, handle,
                 within_s=settings.batch_within_s * COALESCE_FACTOR)

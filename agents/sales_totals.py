@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
 from faust.types import EventT
 
 from pipeline.compute.campaigns.registry import Registry, load_registry
@@ -22,6 +21,7 @@ from pipeline.compute.sales.totals import CombinedWindow, Totals, split_totals_k
 from pipeline.egress.catalogue import SALES_GAUGES
 from pipeline.egress.clickhouse import tables
 from pipeline.egress.encoders import keyed_record
+from pipeline.egress.packed import unpack
 from pipeline.ingress.batches import batch_agent
 from pipeline.ingress.internal import readable
 from pipeline.runtime.context import PipelineContext
@@ -53,9 +53,10 @@ def sales_record(key: str, revision: int, totals: Totals, registry: Registry,
     )
 
 
-def parse_partial(value: bytes) -> list[tuple[int, int, Totals]]:
-    data = orjson.loads(value)
-    return [(int(data["p"]), int(data["r"]), Totals.from_wire(data["t"]))]
+def parse_partials(value: bytes) -> list[tuple[str, int, int, Totals]]:
+    """Packed partials: (row key, source partition, revision, totals)."""
+    return [(key, int(data["p"]), int(data["r"]), Totals.from_wire(data["t"]))
+            for key, data in unpack(value)]
 
 
 def register(ctx: PipelineContext) -> None:
@@ -68,8 +69,7 @@ def register(ctx: PipelineContext) -> None:
         touched: dict[str, tuple[EventT, CombinedWindow]] = {}
         changed: set[str] = set()
         for event in events:
-            key = (event.message.key or b"").decode()
-            for partition, revision, totals in readable(event, parse_partial):
+            for key, partition, revision, totals in readable(event, parse_partials):
                 window = touched[key][1] if key in touched else CombinedWindow.from_wire(
                     combined.get(key))
                 touched[key] = (event, window)  # revisions are kept even when totals stay

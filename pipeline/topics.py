@@ -131,24 +131,18 @@ SENTIMENT_SCORES = TopicSpec(
     "Scored chat messages in chunks of up to 500, from the alert worker to the ClickHouse sink.",
     retention_ms=2 * DAY_MS,
 )
-TRANSACTIONS_BY_MEMBER = TopicSpec(
-    "pipeline.transactions-by-member.v1",
-    "member_id",
-    "Valid transactions re-keyed by member, so one partition holds all of a member's orders.",
-    retention_ms=7 * DAY_MS,
-)
 JOURNEYS_BY_MEMBER = TopicSpec(
     "pipeline.journeys-by-member.v1",
-    "member_id (person_id)",
-    "Funnel events and community joins re-keyed by person, co-partitioned with "
-    "transactions-by-member: the touches, joins and participations attribution needs.",
+    "none: packed entries keyed by member (person) id, on that key's partition",
+    "Valid transactions, funnel events and community joins re-keyed by member, so one "
+    "partition holds a member's orders, touches and joins (pipeline/egress/journeys.py).",
     retention_ms=7 * DAY_MS,
 )
 SALES_PARTIALS = TopicSpec(
     "pipeline.sales-partials.v1",
-    "<sales totals key>",
-    "Per source partition partial SalesTotals, keyed like the output so one combiner owns "
-    "each key.",
+    "none: packed entries keyed by sales totals row, on that key's partition",
+    "Partial SalesTotals of each source partition, sent to the partition of their row so "
+    "one combiner owns each row.",
     retention_ms=7 * DAY_MS,
 )
 
@@ -157,15 +151,15 @@ COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 """Co-partitioned by community id and consumed together by ``community-activity``."""
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
                  FUNNEL_METRICS, CONVERSION_ALERTS, SALES_TOTALS, SENTIMENT_ALERTS)
-INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, TRANSACTIONS_BY_MEMBER,
-                   JOURNEYS_BY_MEMBER, SALES_PARTIALS)
+INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, JOURNEYS_BY_MEMBER,
+                   SALES_PARTIALS)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
     "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS,
                ANOMALY_ALERTS, CONVERSION_ALERTS),
-    "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS, TRANSACTIONS_BY_MEMBER,
-                               JOURNEYS_BY_MEMBER, SALES_PARTIALS),
+    "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS, JOURNEYS_BY_MEMBER,
+                               SALES_PARTIALS),
 }
 """Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""
 

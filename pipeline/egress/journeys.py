@@ -1,33 +1,36 @@
-"""Records of ``pipeline.journeys-by-member.v1``: a person's funnel events and joins.
+"""Records of ``pipeline.journeys-by-member.v1``: what ``sales-ledgers`` needs of a member.
 
-Keyed by person / member id, so they land on the partition of
-``pipeline.transactions-by-member.v1`` that holds the member's orders (both
-topics are produced with the same partitioner and partition count).  The
-value wraps the validated input event with its kind.
+Transactions, funnel events and community joins, re-keyed by member (person) id
+and packed per partition (:mod:`pipeline.egress.packed`), so one partition
+holds a member's orders, touches and joins.  Each entry wraps the validated
+input event with its kind.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any
 
-import orjson
+from pipeline.egress.packed import pack, unpack
+from schemas.events import FunnelEvent, MemberEvent, Transaction
 
-from pipeline.egress.encoders import KafkaRecord
-from schemas.events import FunnelEvent, MemberEvent
-
-JourneyKind = Literal["funnel", "join"]
-
-
-def journey_record(event: FunnelEvent | MemberEvent) -> KafkaRecord:
-    if isinstance(event, FunnelEvent):
-        return event.person_id.encode(), orjson.dumps(
-            {"t": "funnel", "e": event.model_dump(mode="json")}), None
-    return event.member_id.encode(), orjson.dumps(
-        {"t": "join", "e": event.model_dump(mode="json")}), None
+Journeyed = FunnelEvent | MemberEvent | Transaction
+KINDS: dict[str, type[Journeyed]] = {
+    "funnel": FunnelEvent, "join": MemberEvent, "transaction": Transaction}
+KIND_OF = {model: kind for kind, model in KINDS.items()}
 
 
-def read_journey(value: bytes) -> list[FunnelEvent | MemberEvent]:
-    """The wrapped event (raises on a record this module did not write)."""
-    data = orjson.loads(value)
-    model = FunnelEvent if data["t"] == "funnel" else MemberEvent
-    return [model.model_validate(data["e"])]
+def member_of(event: Journeyed) -> str:
+    return event.person_id if isinstance(event, FunnelEvent) else event.member_id
+
+
+def journey_messages(events: Iterable[Journeyed], partitions: int) -> list[tuple[int, bytes]]:
+    """``(partition, value)`` messages carrying ``events`` to their members' partitions."""
+    entries: list[tuple[str, Any]] = [
+        (member_of(e), {"t": KIND_OF[type(e)], "e": e.model_dump(mode="json")}) for e in events]
+    return pack(entries, partitions)
+
+
+def read_journeys(value: bytes) -> list[Journeyed]:
+    """The wrapped events (raises on a message this module did not write)."""
+    return [KINDS[entry["t"]].model_validate(entry["e"]) for _, entry in unpack(value)]

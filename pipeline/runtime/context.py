@@ -105,6 +105,18 @@ class PipelineContext:
         else:
             self.app.deferred_sends.add(futures)
 
+    async def publish_to_partitions(self, spec: TopicSpec,
+                                    messages: list[tuple[int, bytes]]) -> None:
+        """Send ``(partition, value)`` messages (packed internal records) and wait until the
+        broker has them."""
+        if not messages:
+            return
+        name = self.settings.topic(spec.name)
+        producer = self.app.producer
+        futures = [await producer.send(name, None, value, partition, None, None)
+                   for partition, value in messages]
+        await asyncio.gather(*futures)
+
     async def shutdown(self) -> None:
         """Run the ``on_shutdown`` hooks, then close ClickHouse."""
         for hook in self.on_shutdown:
