@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pipeline.app.settings import Settings
 from pipeline.devtools.generator import GeneratorConfig
@@ -75,3 +78,24 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
 def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: float = 300) -> None:
     """Block until the worker's consumer group has committed every input record."""
     _wait(settings, lambda: worker.process is not None and worker.process.poll() is None, timeout)
+
+
+def kill_midway_and_resume(settings: Settings, total: int, log_dir: Path,
+                           produce_input: Callable[[], None], fraction: float = 0.4) -> None:
+    """Start a worker, produce the input, SIGKILL the worker once ``fraction`` of the
+    ``total`` input records were processed, then run a fresh worker until everything is
+    committed: the state it resumes from is whatever the killed one left."""
+    first = WorkerProcess(settings, log_dir / "worker-1.log")
+    first.start()
+    produce_input()
+    deadline = time.monotonic() + 120
+    while first.metric_total("pulse_events_processed_total") < total * fraction:
+        assert time.monotonic() < deadline, "worker made no progress"
+        time.sleep(0.2)
+    first.kill()
+    second = WorkerProcess(settings, log_dir / "worker-2.log")
+    second.start()
+    try:
+        wait_until_committed(settings, second)
+    finally:
+        second.stop()

@@ -922,12 +922,67 @@ ORDER BY indexOf(['warm_up', 'peak', 'continuation', 'outside', 'unphased'], pha
     ]
 
 
+def attribution_panels() -> list[tuple[Json, int, int]]:
+    """Credit to touches and fission (docs/metrics.md, "Attribution and fission"): the
+    selected campaign's channels, and invitation depth; no member or inviter ids."""
+    money = yuan("gmv")
+    return [
+        (table("Fission and join conversion by channel",
+               "The selected campaign per first-touch channel (* = the whole campaign): "
+               "persons who entered its funnel, community joins and invited joins (裂变) "
+               "credited to its touches (first touch, within the attribution window), "
+               "participants, orders and GMV credited the same way; fission rate = invited "
+               "joins / entered, join conversion = joins / entered. View campaign_fission "
+               f"(reads FINAL). {FEN}", sql(f"""
+SELECT channel, entered, joins, invited_joins, participants, orders, gmv_fen / 100 AS gmv,
+       fission_rate, join_conversion
+FROM {DB}.campaign_fission
+WHERE campaign_id = ${{campaign:singlequote}}
+ORDER BY channel != '*', entered DESC, channel
+LIMIT 100""", TABLE), overrides=[*money, rate_cell("fission_rate"),
+                                 rate_cell("join_conversion")]), 12, 8),
+        (table("First touch vs last touch",
+               "What the selected campaign's touches are credited with under each model "
+               "(joins, participants, paid orders and gross GMV), per channel: first touch "
+               "shows which channels open journeys, last touch which ones close them. "
+               f"{FEN}", sql(f"""
+SELECT substring(dimension_value, position(dimension_value, '|') + 1) AS channel,
+       sumIf(joins, dimension = 'first_touch') AS joins_first,
+       sumIf(joins, dimension = 'last_touch') AS joins_last,
+       sumIf(participants, dimension = 'first_touch') AS participants_first,
+       sumIf(participants, dimension = 'last_touch') AS participants_last,
+       sumIf(orders, dimension = 'first_touch') AS orders_first,
+       sumIf(orders, dimension = 'last_touch') AS orders_last,
+       sumIf(gmv_fen, dimension = 'first_touch') / 100 AS gmv_first,
+       sumIf(gmv_fen, dimension = 'last_touch') / 100 AS gmv_last
+FROM {DB}.sales_totals FINAL
+WHERE dimension IN ('first_touch', 'last_touch') AND window = 'all'
+  AND startsWith(dimension_value, concat(${{campaign:singlequote}}, '|'))
+GROUP BY channel
+ORDER BY gmv_last DESC, channel
+LIMIT 100""", TABLE), overrides=yuan("gmv_first", "gmv_last")), 12, 8),
+        (panel("barchart", "Invitation depth",
+               "Invited members of the selected communities by depth of their invitation "
+               "tree (1: invited by a member nobody invited; 5: five or more levels), from "
+               "the raw joins (view invitation_depth): deep trees mean invitations spread "
+               "beyond the first circle.", [sql(f"""
+SELECT toString(depth) AS depth, count() AS members
+FROM {DB}.invitation_depth
+WHERE {COMMUNITY_FILTER}
+GROUP BY depth
+ORDER BY depth""", TABLE)], "short",
+               options={"xField": "depth", "orientation": "vertical", "showValue": "auto",
+                        "legend": {"showLegend": False}}, defaults={"min": 0}), 24, 7),
+    ]
+
+
 def campaigns_sales() -> Json:
     layout = Layout()
     placed: list[Json] = []
     for title, section in (("Campaign funnel", funnel_panels()),
                            ("Sales (all communities)", sales_panels()),
-                           ("Sales by community, campaign and channel", breakdown_panels())):
+                           ("Sales by community, campaign and channel", breakdown_panels()),
+                           ("Attribution and fission", attribution_panels())):
         placed.append(layout.row(title))
         placed += [layout.place(p, w, h) for p, w, h in section]
     return dashboard("pulse-campaigns-sales", "Campaigns and sales",

@@ -43,7 +43,7 @@ from tests.agents.campaign_oracle import (
 )
 from tests.agents.test_community_health import latest_by_key
 from tests.live_alertmanager import live_alertmanager
-from tests.support import CAMPAIGN_STREAM, wait_until_committed
+from tests.support import CAMPAIGN_STREAM, kill_midway_and_resume, wait_until_committed
 
 pytestmark = pytest.mark.integration
 DAY_MS = 24 * 3600 * 1000
@@ -238,18 +238,6 @@ def test_funnels_and_sales_after_a_killed_worker_equal_the_brute_force(
     stream = generate(CAMPAIGN_STREAM)
     settings = with_registry(pipeline_settings, stream, tmp_path).model_copy(
         update={"store": "rocksdb://"})
-    first = WorkerProcess(settings, tmp_path / "worker-1.log")
-    first.start()
-    produce(stream.records, settings)
-    deadline = time.monotonic() + 120
-    while first.metric_total("pulse_events_processed_total") < len(stream.records) * 0.4:
-        assert time.monotonic() < deadline, "worker made no progress"
-        time.sleep(0.2)
-    first.kill()
-    second = WorkerProcess(settings, tmp_path / "worker-2.log")
-    second.start()
-    try:
-        wait_until_committed(settings, second)
-    finally:
-        second.stop()
+    kill_midway_and_resume(settings, len(stream.records), tmp_path,
+                           lambda: produce(stream.records, settings))
     check_exact(settings, stream)

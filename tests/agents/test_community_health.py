@@ -9,7 +9,6 @@ produced events, also after a SIGKILL mid-stream.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from pipeline.egress.clickhouse.client import connect
 from pipeline.topics import ACTIVITY_HOUR, CHAT_MESSAGES, HEALTH_DAY, SENTIMENT_SCORES
 from schemas.scores import decode_chunk
 from tests.pipeline.compute.health.oracle import accepted_events, day_health, hour_counts
-from tests.support import HEALTH_STREAM, wait_until_committed
+from tests.support import HEALTH_STREAM, kill_midway_and_resume, wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -208,20 +207,10 @@ def test_health_after_a_killed_worker_equals_the_brute_force(
 ) -> None:
     settings = pipeline_settings.model_copy(update={"store": "rocksdb://"})
     stream = generate(HEALTH_STREAM)
-    first = WorkerProcess(settings, tmp_path / "worker-1.log")
-    first.start()
-    produce(stream.records, settings)
-    send_flush(settings, stream.truth.end)
-    deadline = time.monotonic() + 120
-    total = len(stream.records)
-    while first.metric_total("pulse_events_processed_total") < total * 0.4:
-        assert time.monotonic() < deadline, "worker made no progress"
-        time.sleep(0.2)
-    first.kill()
-    second = WorkerProcess(settings, tmp_path / "worker-2.log")
-    second.start()
-    try:
-        wait_until_committed(settings, second)
-    finally:
-        second.stop()
+
+    def produce_input() -> None:
+        produce(stream.records, settings)
+        send_flush(settings, stream.truth.end)
+
+    kill_midway_and_resume(settings, len(stream.records), tmp_path, produce_input)
     check_exact(settings, stream)

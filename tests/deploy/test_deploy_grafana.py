@@ -268,7 +268,8 @@ def sample_rows() -> list[str]:
             "now64(3) - INTERVAL 2 MINUTE), "
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
-    return [chat, activity, dead, *health_rows(), *campaign_rows(), *sales_rows()]
+    return [chat, activity, dead, *health_rows(), *campaign_rows(), *sales_rows(),
+            *join_rows()]
 
 
 class Raw(str):
@@ -503,7 +504,34 @@ def sales_rows() -> list[str]:
         sales_row("inviter", "spring-sale|member-secret-K", "all", 0, 1,
                   (7, 70000, 0, 0, 70000, 1, 1)),
     ]
+    credit = [  # (model, campaign|channel, revision, joins, invited, participants, orders, gmv)
+        ("first_touch", "spring-sale|moments", 1, 1, 0, 1, 1, 1000),
+        ("first_touch", "spring-sale|moments", 2, 4, 2, 3, 2, 20000),
+        ("last_touch", "spring-sale|moments", 1, 3, 1, 2, 1, 8000),
+        ("last_touch", "spring-sale|kol", 1, 1, 1, 1, 1, 12000),
+        ("first_touch", "autumn|kol", 1, 9, 9, 9, 9, 90000),
+    ]
+    for model, value, revision, joins, invited, participants, orders, gmv in credit:
+        row = sales_row(model, value, "all", 0, revision, (orders, gmv, 0, 0, gmv, 0, 0))
+        rows.append({**row, "joins": joins, "invited_joins": invited,
+                     "participants": participants})
     return inserts("sales_totals", rows)
+
+
+def join_rows() -> list[str]:
+    """Joins with an invitation chain in c-alpha (depths 1, 2, 3) and c-beta (1); member ids
+    are secrets: only counts by depth may show."""
+    joins = [("j1", "c-alpha", "member-secret-A", None), ("j2", "c-alpha", "member-secret-B",
+             "member-secret-A"), ("j3", "c-alpha", "member-secret-C", "member-secret-B"),
+             ("j4", "c-alpha", "member-secret-D", "member-secret-C"),
+             ("j5", "c-beta", "member-secret-E", "member-secret-A"),
+             ("j2", "c-alpha", "member-secret-B", "member-secret-A")]  # a duplicate
+    return inserts("member_events", [
+        {"event_id": event, "community_id": community, "platform": "wechat",
+         "member_id": member, "action": "join", "inviter_id": inviter, "channel": "moments",
+         "qr_code_id": None, "ts": Raw(f"now64(3) - INTERVAL {10 - i} MINUTE"),
+         "kafka_partition": 0, "kafka_offset": i, "ingested_at": Raw("now64(3)")}
+        for i, (event, community, member, inviter) in enumerate(joins)])
 
 
 @pytest.fixture(scope="module")
@@ -726,6 +754,9 @@ def test_campaigns_sales_layout() -> None:
         "Sales by community, campaign and channel": [
             "Sales by community and day", "Sales by campaign (to date)",
             "Sales by channel (to date)", "GMV by campaign phase"],
+        "Attribution and fission": [
+            "Fission and join conversion by channel", "First touch vs last touch",
+            "Invitation depth"],
     }
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert list(variables) == ["database", "campaign", "channel", "community"]
@@ -837,18 +868,34 @@ def test_sales_panels_read_final_values(panel_results: dict[str, Any]) -> None:
 
 def test_campaign_panels_without_member_ids() -> None:
     """Campaign and channel ids are fine; member and person ids never, not even counted:
-    sales rows are read only for the dimensions all, community, campaign and channel (the
-    inviter dimension's values hold member ids)."""
+    sales rows are read only for the dimensions all, community, campaign, channel and the
+    touch models (the inviter dimension's values hold member ids)."""
     board_queries = {name: sql for name, sql in CLICKHOUSE_QUERIES.items()
                      if name.startswith("pulse-campaigns-sales/")}
     assert len(board_queries) >= 15
     for name, sql in board_queries.items():
-        assert not re.search(r"member_id|person_id|inviter|touch", sql), name
+        assert not re.search(r"member_id|person_id|inviter", sql), name
         if "sales_totals" in sql:
-            dimensions = set(re.findall(r"dimension = '(\w+)'", sql))
-            assert dimensions and dimensions <= {"all", "community", "campaign", "channel"}, name
+            dimensions = set(re.findall(r"dimension = '(\w+)'", sql)) | set(
+                re.findall(r"dimension IN \(([^)]*)\)", sql))
+            dimensions = {d.strip(" '") for group in dimensions for d in group.split(",")}
+            assert dimensions and dimensions <= {"all", "community", "campaign", "channel",
+                                                 "first_touch", "last_touch"}, name
     exprs = " ".join(expr for name, expr in PROMQL_QUERIES.items()
                      if name.startswith("pulse-campaigns-sales/"))
     for metric in ("pulse_campaign_conversion{", "pulse_campaign_conversion_alerts_total",
                    "pulse_sales{"):
         assert metric in exprs, metric
+
+
+def test_attribution_and_fission_panels(panel_results: dict[str, Any]) -> None:
+    """The selected campaign's credit (latest revisions only), fission against its funnel,
+    and invitation depth from the raw joins (a duplicated join counted once)."""
+    for selection in ("all", "c-alpha"):
+        assert rows(panel_results, "Fission and join conversion by channel", selection) == [
+            ["*", 100, 4, 2, 3, 2, 200.0, pytest.approx(0.02), pytest.approx(0.04)],
+            ["moments", 60, 4, 2, 3, 2, 200.0, pytest.approx(2 / 60), pytest.approx(4 / 60)]]
+        assert rows(panel_results, "First touch vs last touch", selection) == [
+            ["kol", 0, 1, 0, 1, 0, 1, 0.0, 120.0], ["moments", 4, 3, 3, 2, 2, 1, 200.0, 80.0]]
+    assert rows(panel_results, "Invitation depth") == [["1", 2], ["2", 1], ["3", 1]]
+    assert rows(panel_results, "Invitation depth", "c-alpha") == [["1", 1], ["2", 1], ["3", 1]]
