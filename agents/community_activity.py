@@ -47,10 +47,11 @@ from pipeline.compute.health.engine import (
     HealthState,
 )
 from pipeline.compute.health.engine import apply_batch as apply_health
+from pipeline.compute.health.silence import status_change
 from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
-from pipeline.egress.encoders import activity_record, anomaly_alert_record
+from pipeline.egress.encoders import activity_record, anomaly_alert_record, keyed_record
 from pipeline.egress.journeys import journey_messages
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Consumed, inputs_agent
@@ -64,6 +65,7 @@ from pipeline.topics import (
     HEALTH_DAY,
     JOURNEYS_BY_MEMBER,
     MEMBER_EVENTS,
+    MEMBER_STATUS,
     MEMBERSHIP_SNAPSHOTS,
     SENTIMENT_SCORES,
 )
@@ -267,6 +269,12 @@ def register(ctx: PipelineContext) -> None:
         if day_records:
             await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
             await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
+        changes = [status_change(t) for result in results for t in result.transitions]
+        if changes:
+            await tables.MEMBER_STATUS.write(ctx.clickhouse, changes)
+            await ctx.publish(MEMBER_STATUS, [keyed_record(c) for c in changes])
+        for change in changes:
+            prometheus.member_status_changes.labels(change.status).inc()
         for record in latest_final_by_community(day_records).values():
             label = prometheus.community_label(record.community_id)
             for metric in DAY_GAUGES:

@@ -106,6 +106,14 @@ SALES_TOTALS = TopicSpec(
     retention_ms=400 * DAY_MS,
     compacted=True,
 )
+MEMBER_STATUS = TopicSpec(
+    "metrics.member.status.v1",
+    "<community_id>|<member_id>",
+    "MemberStatusChange: churn_risk, win_back, reactivated, left, active; compacted, each "
+    "member's latest status wins (highest revision).",
+    retention_ms=400 * DAY_MS,
+    compacted=True,
+)
 
 SENTIMENT_ALERTS = TopicSpec(
     "alerts.sentiment.v1",
@@ -150,7 +158,8 @@ INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS
 COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 """Co-partitioned by community id and consumed together by ``community-activity``."""
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
-                 FUNNEL_METRICS, CONVERSION_ALERTS, SALES_TOTALS, SENTIMENT_ALERTS)
+                 MEMBER_STATUS, FUNNEL_METRICS, CONVERSION_ALERTS, SALES_TOTALS,
+                 SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, JOURNEYS_BY_MEMBER,
                    SALES_PARTIALS)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS

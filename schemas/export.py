@@ -13,11 +13,12 @@ from schemas.alerts import ALERT_RECORDS
 from schemas.base import Record
 from schemas.campaigns import CAMPAIGN_RECORDS
 from schemas.events import INPUT_EVENTS
+from schemas.members import MEMBER_RECORDS
 from schemas.outputs import OUTPUT_RECORDS
 
 JSON_DIR = Path(__file__).parent / "json"
 ALL_RECORDS: tuple[type[Record], ...] = (
-    *INPUT_EVENTS, *OUTPUT_RECORDS, *CAMPAIGN_RECORDS, *ALERT_RECORDS)
+    *INPUT_EVENTS, *OUTPUT_RECORDS, *CAMPAIGN_RECORDS, *MEMBER_RECORDS, *ALERT_RECORDS)
 
 
 def schema_documents() -> dict[str, str]:

@@ -216,6 +216,14 @@ class CommunityDayHealth(Record):
     membership_conflicts: int = Field(
         ge=0, description="Membership events contradicting the state, ignored (docs/metrics.md)."
     )
+    churn_risk_members: int | None = Field(
+        None, ge=0, description="Present members at the day's end silent 3 to 30 days "
+        "(status churn_risk, docs/metrics.md \"Silent members\"); None until the day closes."
+    )
+    win_back_members: int | None = Field(
+        None, ge=0, description="Present members at the day's end silent 30 days or more "
+        "(status win_back); None until the day closes."
+    )
     join_rate: float | None = Field(description="joins / member_count." + NO_MEMBERS)
     leave_rate: float | None = Field(
         description="(leaves + removals) / member_count." + NO_MEMBERS

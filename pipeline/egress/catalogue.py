@@ -26,11 +26,13 @@ from pipeline.topics import (
     CONVERSION_ALERTS,
     FUNNEL_METRICS,
     HEALTH_DAY,
+    MEMBER_STATUS,
     SALES_TOTALS,
     TopicSpec,
 )
 from schemas.base import Record
 from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
+from schemas.members import MemberStatusChange
 from schemas.outputs import CommunityDayHealth, CommunityHourActivity, CommunityMinuteActivity
 
 CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "docs" / "metrics-catalogue.md"
@@ -38,13 +40,14 @@ CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "docs" / "metrics-catalog
 BOOKKEEPING: tuple[str, ...] = (
     "schema_version", "community_id", "window_start", "window_end", "day", "timezone",
     "is_final", "revision", "campaign_id", "campaign_name", "registered", "channel", "window",
-    "phase", "dimension", "dimension_value", "alert_id",
+    "phase", "dimension", "dimension_value", "alert_id", "member_id",
 )
 """Keys and bookkeeping fields: part of every record, but no metric."""
 
 DAY_GAUGES = ("member_count", "dau", "wau", "mau", "stickiness", "interaction_rate",
               "real_interaction_rate", "ugc_share", "slot_share", "interactions_per_member_30d",
-              "joins", "leaves", "removals", "messages")
+              "joins", "leaves", "removals", "messages", "churn_risk_members",
+              "win_back_members")
 """Fields of the latest final day exported as ``pulse_community_day{metric=...}``."""
 
 SALES_GAUGES = ("orders", "gmv_fen", "refund_fen", "net_gmv_fen", "paying_members",
@@ -101,6 +104,11 @@ METRIC_FAMILIES: tuple[MetricFamily, ...] = (
         "day", CommunityDayHealth, "local day, Asia/Shanghai by default",
         tables.HEALTH_DAY, HEALTH_DAY,
         tuple(Series(f, "pulse_community_day", f'metric="{f}"') for f in DAY_GAUGES),
+    ),
+    MetricFamily(
+        "member status", MemberStatusChange, "event time of each change",
+        tables.MEMBER_STATUS, MEMBER_STATUS,
+        (Series("status", "pulse_member_status_changes_total"),),
     ),
     MetricFamily(
         "campaign funnel", CampaignFunnel, "event-time hour (UTC), local day, whole campaign",

@@ -58,6 +58,11 @@ class PrometheusSeries:
             "(docs/metrics.md; rates as fractions).",
             ["community", "metric"], registry=registry,
         )
+        self.member_status_changes = Counter(
+            "pulse_member_status_changes_total",
+            "Members' silence status changes published, by new status (churn_risk, win_back, "
+            "reactivated, left, active).", ["status"], registry=registry,
+        )
         self.anomalies = Counter(
             "pulse_community_anomalies_total",
             "Community anomalies opened or resolved, by metric, event and severity.",

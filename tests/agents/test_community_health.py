@@ -21,9 +21,20 @@ from pipeline.app.settings import Settings
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
-from pipeline.topics import ACTIVITY_HOUR, CHAT_MESSAGES, HEALTH_DAY, SENTIMENT_SCORES
+from pipeline.topics import (
+    ACTIVITY_HOUR,
+    CHAT_MESSAGES,
+    HEALTH_DAY,
+    MEMBER_STATUS,
+    SENTIMENT_SCORES,
+)
 from schemas.scores import decode_chunk
-from tests.pipeline.compute.health.oracle import accepted_events, day_health, hour_counts
+from tests.pipeline.compute.health.oracle import (
+    accepted_events,
+    day_health,
+    hour_counts,
+    silence_transitions,
+)
 from tests.support import HEALTH_STREAM, kill_midway_and_resume, wait_until_committed
 
 pytestmark = pytest.mark.integration
@@ -144,9 +155,43 @@ def stored_hours(settings: Settings) -> dict[tuple[str, int], tuple[int, int, in
             for row in result.result_rows}
 
 
+def stored_transitions(settings: Settings) -> set[tuple]:
+    client = connect(settings.clickhouse_url)
+    try:
+        rows = client.query(
+            "SELECT community_id, member_id, status, previous, at, silent_since "
+            "FROM pulse.member_status_changes FINAL").result_rows
+    finally:
+        client.close()
+
+    def ms(value) -> int | None:
+        return None if value is None else int(value.replace(tzinfo=UTC).timestamp() * 1000)
+
+    return {(c, m, s, p, ms(at), ms(since)) for c, m, s, p, at, since in rows}
+
+
+def check_transitions(settings: Settings, stream, events: list[dict]) -> set[tuple]:
+    """Silence transitions in ClickHouse and on the compacted topic equal the oracle's:
+    judged hourly up to the final horizon (the flush, two days after the stream, less the
+    lateness)."""
+    lateness = settings.hour_allowed_lateness_s * 1000
+    end = int((stream.truth.end + timedelta(days=2)).timestamp() * 1000) - lateness
+    expected = silence_transitions(events, lateness, end)
+    assert stored_transitions(settings) == expected
+    latest: dict[tuple[str, str], tuple] = {}
+    for t in sorted(expected, key=lambda t: t[4]):
+        latest[(t[0], t[1])] = t
+    on_topic = latest_by_key(settings, MEMBER_STATUS.name)
+    assert {(v["community_id"], v["member_id"]): v["status"] for v in on_topic.values()} == {
+        k: v[2] for k, v in latest.items()}
+    return expected
+
+
 def check_exact(settings: Settings, stream) -> dict:
     lateness = settings.hour_allowed_lateness_s * 1000
     events = oracle_input(stream, settings.topic_partitions) + scored_events(settings)
+    transitions = check_transitions(settings, stream, events)
+    assert {"churn_risk", "left"} <= {t[2] for t in transitions}
     expected = day_health(events, lateness)
     days = stored_days(settings)
     assert sorted(set(expected) - set(days)) == [] and sorted(set(days) - set(expected)) == []

@@ -47,12 +47,16 @@ class Directory:
     def __init__(self) -> None:
         self.members: dict[str, dict[str, MemberRecord]] = {}
         self._counts: dict[str, dict[int, DayCounts]] = {}
+        self.silence_due: dict[str, int] = {}
+        """Community -> earliest instant a present member's silence status can change
+        (absent: unknown, judge them all); a cache, rebuilt on demand."""
 
     def load(self, items: Iterable[tuple[str, dict[str, list]]]) -> None:
         """Replace the view with the records of a table: one value per community, mapping
         member id to record (:meth:`community_wire`)."""
         self.members.clear()
         self._counts.clear()
+        self.silence_due.clear()
         for community_id, wires in items:
             self.members[community_id] = {
                 member_id: MemberRecord.from_wire(wire) for member_id, wire in wires.items()}

@@ -45,6 +45,19 @@ from pipeline.compute.health.hours import (
     membership_changes,
     summarize,
 )
+from pipeline.compute.health.silence import (
+    ACTIVE,
+    CHURN_RISK,
+    LEFT,
+    REACTIVATED,
+    STATUS_NAMES,
+    WIN_BACK,
+    MemberTransition,
+    judge_silence,
+    next_deadline,
+    silence_start,
+    status_counts,
+)
 from pipeline.compute.hot_words import merge_counts, top_terms
 from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
@@ -164,6 +177,8 @@ class HealthResult:
     duplicates: int = 0
     too_late: int = 0
     conflicts: Counter[str] = field(default_factory=Counter)
+    transitions: list[MemberTransition] = field(default_factory=list)
+    """Silence status changes of members, in the order they happened (``silence.py``)."""
 
 
 Item = tuple[str, int, InputEvent | ScoredMessage]
@@ -264,7 +279,9 @@ class _Batch:
     # --- closing ---------------------------------------------------------------------
 
     def close_due(self, waiting: frozenset[str]) -> None:
-        """Fold hours and close days up to the new horizon, in event-time order."""
+        """Fold hours, judge silence at every hour boundary passed and close days up to the
+        new horizon, in event-time order (at one instant: folds, silence, day closes)."""
+        previous = self.clock.horizon_ms
         self.clock.advance(waiting, self.config.lateness_ms, self.config.followers)
         horizon = self.clock.horizon_ms
         due: list[tuple[int, int, str]] = []
@@ -275,12 +292,38 @@ class _Batch:
         for key in self.clock.open_days:
             end = self.calendar.day_bounds_ms(split_key(key)[1])[1]
             if end <= horizon:
-                due.append((end, 1, key))
-        for _end, kind, key in sorted(due):
+                due.append((end, 2, key))
+        if not previous and self.clock.open_hours:  # a partition's first horizon: judge
+            previous = min(split_key(key)[1] for key in self.clock.open_hours)  # from its
+        if previous:  # first hour on, the same boundaries however the input was batched
+            boundary = hour_start_ms(previous) + HOUR_MS
+            while boundary <= horizon:
+                due.append((boundary, 1, ""))
+                boundary += HOUR_MS
+        for end, kind, key in sorted(due):
             if kind == 0:
                 self.fold_hour(key)
+            elif kind == 1:
+                self.judge_silence(end)
             else:
                 self.close_day(key)
+
+    def judge_silence(self, at_ms: int) -> None:
+        """Silence transitions due by ``at_ms`` in every community of the partition."""
+        directory = self.state.directory
+        for community_id in sorted(self.clock.communities):
+            cached = directory.silence_due.get(community_id)
+            if cached is not None and cached > at_ms:
+                continue
+            community = self.community(community_id)
+            found, next_due = judge_silence(
+                community_id, community.present,
+                lambda member, c=community_id: directory.peek(c, member),
+                lambda member, c=community_id: directory.record(c, member), at_ms)
+            directory.silence_due[community_id] = next_due
+            if found:
+                self.result.transitions.extend(found)
+                self.result.member_communities.add(community_id)
 
     def fold_hour(self, key: str) -> None:
         community_id, start = split_key(key)
@@ -290,22 +333,28 @@ class _Batch:
         dkey = day_key(community_id, day)
         self.day_store(dkey).hours[start] = [summary.counts(), dict(summary.words)]
         directory = self.state.directory
-        last_active: dict[str, int] = {}
-        for ts_ms, role, sender, kind, _key, _slot in window.messages.values():
-            if role == 0 and sender in summary.active and kind == 0:
-                last_active[sender] = max(last_active.get(sender, 0), ts_ms)
+        first_active = {member: first for member, (first, _) in summary.real_times.items()}
+        last_active = {member: last for member, (_, last) in summary.real_times.items()}
+        community = self.community(community_id, changing=True)
         for member in summary.speakers:
             changed = directory.mark(community_id, member, day, member in summary.active)
             record = directory.record(community_id, member)
+            if record.status in (CHURN_RISK, WIN_BACK) and member in first_active:
+                self.result.transitions.append(MemberTransition(
+                    community_id, member, REACTIVATED, STATUS_NAMES[record.status],
+                    first_active[member],
+                    silence_start(community.present.get(member, 0), record)))
+                record.status = ACTIVE
+                changed = True
             if last_active.get(member, 0) > record.last_active_ms:
                 record.last_active_ms = last_active[member]
                 changed = True
             if changed:
                 self.result.member_communities.add(community_id)
-        community = self.community(community_id, changing=True)
         conflicts = 0
         if start > community.through_ms:
             for ts_ms, _id, action, payload in membership_changes(window):
+                before = set(community.present)
                 conflict = community.apply(ts_ms, action, payload)
                 if conflict:
                     conflicts += 1
@@ -315,6 +364,7 @@ class _Batch:
                     if not record.joined_ms or ts_ms < record.joined_ms:
                         record.joined_ms = ts_ms
                         self.result.member_communities.add(community_id)
+                self.presence_changed(community_id, community, before, ts_ms)
             community.through_ms = start
         self.clock.open_hours.discard(key)
         self._open_index = None
@@ -322,6 +372,33 @@ class _Batch:
         self.result.hours.pop(key, None)
         self.result.hour_records.append(self.hour_record(key, final=True))
         self.touched_days.add(dkey)
+
+    def presence_changed(self, community_id: str, community: CommunityState,
+                         before: set[str], ts_ms: int) -> None:
+        """Members who left (or were missing from a snapshot) are ``left``; members present
+        again after leaving are ``active``, their silence counting from now."""
+        directory = self.state.directory
+        after = community.present
+        for member in sorted(before - set(after)):
+            record = directory.record(community_id, member)
+            if record.status != LEFT:
+                self.result.transitions.append(MemberTransition(
+                    community_id, member, STATUS_NAMES[LEFT], STATUS_NAMES[record.status],
+                    ts_ms, None))
+                record.status = LEFT
+                self.result.member_communities.add(community_id)
+        for member in sorted(set(after) - before):
+            record = directory.peek(community_id, member)
+            if record is not None and record.status == LEFT:
+                self.result.transitions.append(MemberTransition(
+                    community_id, member, STATUS_NAMES[ACTIVE], STATUS_NAMES[LEFT], ts_ms,
+                    None))
+                record.status = ACTIVE
+                self.result.member_communities.add(community_id)
+            cached = directory.silence_due.get(community_id)
+            if cached is not None:
+                directory.silence_due[community_id] = min(
+                    cached, next_deadline(ACTIVE, after[member]))
 
     def close_day(self, key: str) -> None:
         community_id, day = split_key(key)
@@ -432,6 +509,10 @@ class _Batch:
             members += self.pending_growth(community_id, end_ms)
         ugc = total.real_interactions
         month_interactions = community.interactions_before(day) + ugc
+        churn = win_back = None
+        if final:  # silence was judged up to the day's end just before it closed
+            churn, win_back = status_counts(
+                community.present, lambda member: directory.peek(community_id, member))
         return CommunityDayHealth(
             community_id=community_id, day=self.calendar.day_date(day),
             timezone=self.calendar.zone, window_start=_utc(start_ms), window_end=_utc(end_ms),
@@ -446,6 +527,7 @@ class _Batch:
             hourly_interactions=hourly, joins=total.joins, leaves=total.leaves,
             removals=total.removals, net_growth=total.net_growth, member_count=members,
             member_count_anchor=community.anchor, membership_conflicts=community.conflicts,
+            churn_risk_members=churn, win_back_members=win_back,
             join_rate=_ratio(total.joins, members),
             leave_rate=_ratio(total.leaves + total.removals, members),
             speaking_rate=_ratio(speakers, members), interaction_rate=_ratio(speakers, members),

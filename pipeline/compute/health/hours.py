@@ -119,6 +119,9 @@ class HourSummary:
     active: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
     words: Counter[str] = field(default_factory=Counter)
+    real_times: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Member -> (first, last) event time of their real interactions in the hour (silence
+    and its end: ``silence.py``)."""
 
     @property
     def real_interactions(self) -> int:
@@ -184,6 +187,8 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
             summary.copies += 1
         else:
             summary.active.add(sender)
+            first, _last = summary.real_times.get(sender, (ts_ms, ts_ms))
+            summary.real_times[sender] = (min(first, ts_ms), ts_ms)  # in time order
     for polarity in window.scores.values():
         summary.polarity[polarity] += 1
     for _ts, _member, action in window.member_events.values():

@@ -7,9 +7,10 @@ history (it must stay small for a million members):
   or really interacted (``active``, docs/product.md "Real interaction rate")
   on local day ``day - k``; 31 days are kept, enough for MAU and 30-day
   retention.  Setting a bit twice changes nothing, so replays are harmless.
-- when the member first joined and the event time of their last real
-  interaction (presence itself lives in the community's state, so the member
-  count and who is present change in one write).
+- when the member first joined, the event time of their last real
+  interaction and their silence status (``silence.py``); presence itself lives
+  in the community's state, so the member count and who is present change in
+  one write.
 
 A community's records are saved together, one table value per community.
 """
@@ -29,6 +30,8 @@ class MemberRecord:
     active: int = 0
     joined_ms: int = 0
     last_active_ms: int = 0
+    status: int = 0
+    """Silence status (``silence.STATUS_NAMES``): active, churn_risk, win_back, left."""
 
     def has(self, mask_name: str, day: int) -> bool:
         offset = self.day - day
@@ -66,7 +69,8 @@ class MemberRecord:
         return [self.day - k for k in range(DAYS_KEPT - 1, -1, -1) if mask >> k & 1]
 
     def to_wire(self) -> list:
-        return [self.day, self.spoke, self.active, self.joined_ms, self.last_active_ms]
+        wire = [self.day, self.spoke, self.active, self.joined_ms, self.last_active_ms]
+        return wire + [self.status] if self.status else wire
 
     @classmethod
     def from_wire(cls, data: list | None) -> MemberRecord:

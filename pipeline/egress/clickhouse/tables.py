@@ -26,6 +26,7 @@ from schemas.alerts import Alert
 from schemas.base import InputEvent
 from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
+from schemas.members import MemberStatusChange
 from schemas.outputs import (
     CommunityAnomaly,
     CommunityDayHealth,
@@ -154,6 +155,10 @@ HEALTH_DAY: TableSpec[CommunityDayHealth] = model_table(
 ANOMALIES: TableSpec[CommunityAnomaly] = model_table(
     "community_anomalies", _fields(CommunityAnomaly),
 )
+MEMBER_STATUS: TableSpec[MemberStatusChange] = model_table(
+    "member_status_changes", _fields(MemberStatusChange),
+)
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """window_start of whole-campaign and cumulative rows (a key column cannot be NULL)."""
 
@@ -212,5 +217,6 @@ def alerts_identity(alerts: Sequence[Alert]) -> str:
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALIES,
-    CAMPAIGN_FUNNEL, CONVERSION_ALERTS, SALES_TOTALS, MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
+    MEMBER_STATUS, CAMPAIGN_FUNNEL, CONVERSION_ALERTS, SALES_TOTALS, MESSAGE_SENTIMENT,
+    SENTIMENT_ALERTS,
 )

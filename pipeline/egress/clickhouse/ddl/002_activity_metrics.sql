@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS {db}.community_health_day
     member_count                Int32,
     member_count_anchor         LowCardinality(String),
     membership_conflicts        UInt32,
+    churn_risk_members          Nullable(UInt32),
+    win_back_members            Nullable(UInt32),
     join_rate                   Nullable(Float64),
     leave_rate                  Nullable(Float64),
     speaking_rate               Nullable(Float64),
@@ -140,3 +142,29 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (community_id, anomaly_id)
 TTL window_start + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Silence status changes of members (docs/metrics.md, "Silent members"): one row per
+-- change; a replay re-inserts the same row (same key and revision).
+CREATE TABLE IF NOT EXISTS {db}.member_status_changes
+(
+    community_id  LowCardinality(String),
+    member_id     String,
+    status        LowCardinality(String),
+    previous      LowCardinality(String),
+    at            DateTime64(3, 'UTC'),
+    silent_since  Nullable(DateTime64(3, 'UTC')),
+    revision      UInt64,
+    updated_at    DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(at)
+ORDER BY (community_id, member_id, at, status)
+TTL toDateTime(at) + INTERVAL {retention_days} DAY
+SETTINGS non_replicated_deduplication_window = 1000;
+
+-- Each member's latest status per community (the compacted topic's content).
+CREATE VIEW IF NOT EXISTS {db}.member_status_latest AS
+SELECT community_id, member_id, argMax(status, revision) AS status,
+       max(at) AS since, argMax(silent_since, revision) AS silent_since
+FROM {db}.member_status_changes FINAL
+GROUP BY community_id, member_id;

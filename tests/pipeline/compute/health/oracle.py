@@ -212,3 +212,84 @@ def hour_counts(events: list[dict], lateness_ms: int,
         elif e["topic"] == "members" and e["action"] == "join":
             h[3] += 1
     return {k: (n, len(s), len(a), j) for k, (n, s, a, j) in hours.items()}
+
+
+DAY = 24 * HOUR
+
+
+def silence_transitions(events: list[dict], lateness_ms: int, end_ms: int,
+                        copy_window_ms: int = 600_000) -> set[tuple]:
+    """(community, member, status, previous, at, silent since) of every silence transition
+    (docs/metrics.md, "Silent members"), simulated hour by hour: within an hour real
+    interactions, then membership changes; at each hour end from the end of the partition's
+    first hour with an accepted event to ``end_ms``, the present members silent 3 (30) days
+    become churn_risk (win_back)."""
+    accepted, _ = accepted_events(events, lateness_ms)
+    first_of_partition: dict[int, int] = {}
+    partition_of: dict[str, int] = {}
+    for e in accepted:
+        first_of_partition[e["partition"]] = min(
+            first_of_partition.get(e["partition"], e["ts"]), e["ts"])
+        partition_of[e["community_id"]] = e["partition"]
+    messages = [e for e in accepted if e["topic"] == "chat"]
+    kinds = classify(messages, copy_window_ms)
+    by_hour: dict[tuple[str, int], dict[str, list]] = defaultdict(
+        lambda: {"real": [], "changes": []})
+    for m in messages:
+        if kinds[m["id"]] == "real":
+            by_hour[(m["community_id"], m["ts"] - m["ts"] % HOUR)]["real"].append(m)
+    for c in accepted:
+        if c["topic"] in ("members", "snapshots"):
+            by_hour[(c["community_id"], c["ts"] - c["ts"] % HOUR)]["changes"].append(c)
+    communities = {c for c, _ in by_hour}
+    out: set[tuple] = set()
+    for community in communities:
+        first = first_of_partition[partition_of[community]]
+        first_check_ms = first - first % HOUR + HOUR
+        present: dict[str, int] = {}
+        status: dict[str, str] = {}
+        last: dict[str, int] = {}
+        hours = sorted(h for c, h in by_hour if c == community)
+        hour = hours[0]
+        while hour + HOUR <= end_ms:
+            got = by_hour.get((community, hour), {"real": [], "changes": []})
+            firsts: dict[str, int] = {}
+            for m in got["real"]:
+                firsts[m["member_id"]] = min(firsts.get(m["member_id"], m["ts"]), m["ts"])
+            for member, first in sorted(firsts.items()):
+                if status.get(member) in ("churn_risk", "win_back"):
+                    since = max(present.get(member, 0), last.get(member, 0))
+                    out.add((community, member, "reactivated", status[member], first, since))
+                    status[member] = "active"
+                last[member] = max(last.get(member, 0), max(
+                    m["ts"] for m in got["real"] if m["member_id"] == member))
+            for c in sorted(got["changes"], key=lambda c: (c["ts"], c["id"])):
+                before = set(present)
+                if c["action"] == "snapshot":
+                    present = {m: present.get(m, c["ts"]) for m in c["member_ids"]}
+                elif c["action"] == "join":
+                    present.setdefault(c["member_id"], c["ts"])
+                else:
+                    present.pop(c["member_id"], None)
+                for member in sorted(before - set(present)):
+                    if status.get(member, "active") != "left":
+                        out.add((community, member, "left", status.get(member, "active"),
+                                 c["ts"], None))
+                        status[member] = "left"
+                for member in sorted(set(present) - before):
+                    if status.get(member) == "left":
+                        out.add((community, member, "active", "left", c["ts"], None))
+                        status[member] = "active"
+            hour += HOUR
+            if hour < first_check_ms:
+                continue
+            for member, since_present in present.items():
+                since = max(since_present, last.get(member, 0))
+                if status.get(member, "active") == "active" and since + 3 * DAY <= hour:
+                    out.add((community, member, "churn_risk", "active", since + 3 * DAY, since))
+                    status[member] = "churn_risk"
+                if status.get(member) == "churn_risk" and since + 30 * DAY <= hour:
+                    out.add((community, member, "win_back", "churn_risk", since + 30 * DAY,
+                             since))
+                    status[member] = "win_back"
+    return out

@@ -13,7 +13,7 @@ from pipeline.compute.health.engine import HealthClock, HealthConfig, HealthStat
 from pipeline.compute.hot_words import message_terms
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.scores import ScoredMessage
-from tests.pipeline.compute.health.oracle import day_health, record_view
+from tests.pipeline.compute.health.oracle import day_health, record_view, silence_transitions
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 LATENESS_MS = 3_600_000
@@ -32,6 +32,7 @@ class Store:
         self.members: dict = {}
         self.clock: dict | None = None
         self.published: dict = {}
+        self.transitions: list = []
         self.restart()
 
     def restart(self) -> None:
@@ -42,6 +43,7 @@ class Store:
         clock = HealthClock.from_wire(self.clock)
         state = HealthState(self.hours.get, self.days.get, self.communities.get, self.directory)
         result = apply_batch(clock, state, items, CONFIG, waiting)
+        self.transitions += result.transitions  # published (at least once)
         for record in result.day_records:
             current = self.published.get(record.key)
             if current is None or record.revision >= current.revision:
@@ -264,3 +266,83 @@ def test_scores_from_a_worker_ahead_never_close_hours_chat_has_not_reached() -> 
     assert clock.horizon_ms <= int(T0.timestamp() * 1000)  # chat leads, not the scores
     result = apply_batch(clock, state, [chat(1, 30)], config, frozenset())
     assert result.too_late == 0
+
+
+def transitions_of(store: Store) -> set[tuple]:
+    return {(t.community_id, t.member_id, t.status, t.previous, t.at_ms, t.silent_since_ms)
+            for t in store.transitions if t.community_id != "c-flush"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_silence_transitions_equal_the_brute_force(seed: int) -> None:
+    """Six days: members go silent (churn_risk), speak again (reactivated), leave and come
+    back; a community that goes fully quiet still gets its transitions, because the
+    partition's other communities move the horizon."""
+    events = make_events(seed, days=6)
+    quiet = [(ts, e) for ts, e in events if e.community_id == "c2"
+             and ts < int((T0 + timedelta(days=1)).timestamp() * 1000)]
+    events = [(ts, e) for ts, e in events if e.community_id != "c2"] + quiet
+    delivered = deliver(events, seed)
+    store = Store()
+    stream = items(delivered)
+    for i in range(0, len(stream), 97):
+        store.run(stream[i:i + 97], waiting=waiting_after(stream, i + 97))
+    store.run(flush(delivered))
+    end = HealthClock.from_wire(store.clock).horizon_ms
+    expected = silence_transitions(as_oracle_input(delivered), LATENESS_MS, end)
+    got = transitions_of(store)
+    assert got == expected
+    statuses = {t[2] for t in got}
+    assert {"churn_risk", "reactivated", "left"} <= statuses
+    assert any(t[0] == "c2" and t[2] == "churn_risk" for t in got)  # the quiet community
+
+
+def test_silence_transitions_survive_a_crash_unchanged() -> None:
+    delivered = deliver(make_events(6, days=5), 6)
+    stream = items(delivered)
+    clean, crashed = Store(), Store()
+    for n, i in enumerate(range(0, len(stream), 61)):
+        batch, waiting = stream[i:i + 61], waiting_after(stream, i + 61)
+        clean.run(batch, waiting=waiting)
+        if n % 4 == 1:
+            crashed.run(batch, save="none" if n % 2 else "partial", waiting=waiting)
+            crashed.restart()
+        crashed.run(batch, waiting=waiting)
+    clean.run(flush(delivered))
+    crashed.run(flush(delivered))
+    assert transitions_of(crashed) == transitions_of(clean) and transitions_of(clean)
+
+
+def test_win_back_after_thirty_silent_days() -> None:
+    join_at = T0
+    events = [(join_at, MemberEvent(event_id="j", community_id="c9", member_id="quiet",
+                                    action="join", ts=join_at))]
+    events += [(T0 + timedelta(days=d), ChatMessage(
+        message_id=f"k{d}", community_id="c9", member_id="keeper", text="今天的课讲得真好",
+        ts=T0 + timedelta(days=d))) for d in range(0, 33)]
+    delivered = [(int(ts.timestamp() * 1000), e) for ts, e in events]
+    store = Store()
+    stream = items(delivered)
+    for i in range(0, len(stream), 3):
+        store.run(stream[i:i + 3])
+    got = sorted((t[1], t[2], t[4]) for t in transitions_of(store) if t[1] == "quiet")
+    day = 86_400_000
+    start = int(join_at.timestamp() * 1000)
+    assert got == [("quiet", "churn_risk", start + 3 * day),
+                   ("quiet", "win_back", start + 30 * day)]
+
+
+def test_silence_transitions_do_not_depend_on_batching() -> None:
+    """One batch spanning days finds the churn risk that a member's later message ends
+    (churn_risk, then reactivated) exactly as small batches do."""
+    delivered = deliver(make_events(7, days=6), 7)
+    stream = items(delivered)
+    found = []
+    for size in (11, 400, len(stream)):
+        store = Store()
+        for i in range(0, len(stream), size):
+            store.run(stream[i:i + size], waiting=waiting_after(stream, i + size))
+        store.run(flush(delivered))
+        found.append(transitions_of(store))
+    assert found[0] == found[1] == found[2]
+    assert any(t[2] == "reactivated" for t in found[0])
