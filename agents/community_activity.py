@@ -51,7 +51,7 @@ from pipeline.compute.health.silence import status_change
 from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
 from pipeline.egress.clickhouse import tables
-from pipeline.egress.encoders import activity_record, anomaly_alert_record, keyed_record
+from pipeline.egress.encoders import keyed_record
 from pipeline.egress.journeys import journey_messages
 from pipeline.ingress.batches import offsets_identity
 from pipeline.ingress.edge import Consumed, inputs_agent
@@ -249,7 +249,7 @@ def register(ctx: PipelineContext) -> None:
         if not records:
             return
         await tables.ACTIVITY_MINUTE.write(ctx.clickhouse, records)
-        await ctx.publish(ACTIVITY_MINUTE, [activity_record(r) for r in records])
+        await ctx.publish(ACTIVITY_MINUTE, [keyed_record(r) for r in records])
         for community_id, record in latest_final_by_community(records).items():
             prometheus.community_last_minute.labels(
                 prometheus.community_label(community_id)
@@ -265,10 +265,10 @@ def register(ctx: PipelineContext) -> None:
                 prometheus.membership_conflicts.labels(conflict).inc(count)
         if hour_records:
             await tables.ACTIVITY_HOUR.write(ctx.clickhouse, hour_records)
-            await ctx.publish(ACTIVITY_HOUR, [activity_record(r) for r in hour_records])
+            await ctx.publish(ACTIVITY_HOUR, [keyed_record(r) for r in hour_records])
         if day_records:
             await tables.HEALTH_DAY.write(ctx.clickhouse, day_records)
-            await ctx.publish(HEALTH_DAY, [activity_record(r) for r in day_records])
+            await ctx.publish(HEALTH_DAY, [keyed_record(r) for r in day_records])
         changes = [status_change(t) for result in results for t in result.transitions]
         if changes:
             await tables.MEMBER_STATUS.write(ctx.clickhouse, changes)
@@ -286,7 +286,7 @@ def register(ctx: PipelineContext) -> None:
         if not anomalies:
             return
         await tables.ANOMALIES.write(ctx.clickhouse, anomalies)
-        await ctx.publish(ANOMALY_ALERTS, [anomaly_alert_record(a) for a in anomalies])
+        await ctx.publish(ANOMALY_ALERTS, [keyed_record(a) for a in anomalies])
         for anomaly in anomalies:
             event = "opened" if anomaly.status == "open" else "resolved"
             ctx.prometheus.anomalies.labels(anomaly.metric, event, anomaly.severity).inc()

@@ -75,9 +75,6 @@ def register(ctx: PipelineContext) -> None:
     """member -> their touches, joins and participations."""
     partials = ctx.table("sales-partials")
     """``<totals key>#<partition>`` -> this partition's partial totals."""
-    positions_table = ctx.table("sales-positions")
-    """partition -> consumed offset per topic: the revision of its partials is their sum,
-    which grows with every record read and does not depend on batching."""
 
     def load(member_id: str) -> Member:
         ledger = ledgers.get(member_id)
@@ -104,21 +101,15 @@ def register(ctx: PipelineContext) -> None:
 
     async def handle(events: list[EventT]) -> None:
         by_partition: dict[int, list[tuple[EventT, object]]] = defaultdict(list)
-        positions: dict[int, dict[str, int]] = defaultdict(dict)
         for event in events:
-            message = event.message
-            positions[message.partition][message.topic] = message.offset + 1
             for record in readable(event, read_journeys):
-                by_partition[message.partition].append((event, record))
+                by_partition[event.message.partition].append((event, record))
         outcomes: Counter[str] = Counter()
         entries: list[tuple[str, dict]] = []
         saves = []
         for partition, items in by_partition.items():
             last_event = items[-1][0]
-            position = dict(positions_table.get(partition) or {})
-            for topic, offset in positions[partition].items():
-                position[topic] = max(position.get(topic, 0), offset)
-            revision = sum(position.values())
+            revision = last_event.message.offset + 1  # the same for a replayed batch
             members: dict[str, Member] = {}
             for _, record in items:
                 member_id = member_of(record)
@@ -139,13 +130,12 @@ def register(ctx: PipelineContext) -> None:
                 changed |= apply_rows(current, old, new)
             entries += [partial_entry(totals_key(*key), partition, revision, current.get(key))
                         for key in sorted(changed)]
-            saves.append((last_event, members, {names[k]: current.rows.get(k) for k in changed},
-                          position))
+            saves.append((last_event, members, {names[k]: current.rows.get(k) for k in changed}))
         await ctx.publish_to_partitions(SALES_PARTIALS, pack(entries, settings.topic_partitions))
         for kind, count in outcomes.items():
             if kind != "new":
                 ctx.prometheus.sales_anomalies.labels(kind).inc(count)
-        for last_event, members, changed_partials, position in saves:
+        for last_event, members, changed_partials in saves:
             with acting_for(last_event):
                 for member_id, member in members.items():
                     ledger, journey = member.ledger.to_wire(), member.journey.to_wire()
@@ -158,7 +148,6 @@ def register(ctx: PipelineContext) -> None:
                         partials.pop(name, None)
                     else:
                         partials[name] = totals.to_wire()
-                positions_table[last_event.message.partition] = position  # last: the clock
 
     # sales feed dashboards and reports, not pages: longer batches coalesce many records
     # of a member, and many members' changes of a row, into one partial per row

@@ -17,10 +17,6 @@ import orjson
 from pipeline.compute.escalation import SpreadSignal
 from schemas.alerts import Alert, IncidentCommand
 from schemas.outputs import (
-    CommunityAnomaly,
-    CommunityDayHealth,
-    CommunityHourActivity,
-    CommunityMinuteActivity,
     DeadLetter,
 )
 from schemas.scores import ScoredMessage, encode_chunks
@@ -38,13 +34,6 @@ def command_record(command: IncidentCommand) -> KafkaRecord:
     return command.community_id.encode(), command.to_json(), None
 
 
-def activity_record(
-    window: CommunityMinuteActivity | CommunityHourActivity | CommunityDayHealth,
-) -> KafkaRecord:
-    """A window by its key: community and window start (or local day)."""
-    return window.key.encode(), window.to_json(), None
-
-
 class Keyed(Protocol):
     @property
     def key(self) -> str: ...
@@ -53,12 +42,9 @@ class Keyed(Protocol):
 
 
 def keyed_record(record: Keyed) -> KafkaRecord:
-    """A record by its own ``key`` (compacted metric topics, alert topics)."""
+    """A record by its own ``key``: metric windows by community and window start (or
+    local day), anomalies and conversion alerts by id, totals by row."""
     return record.key.encode(), record.to_json(), None
-
-
-def anomaly_alert_record(anomaly: CommunityAnomaly) -> KafkaRecord:
-    return anomaly.anomaly_id.encode(), anomaly.to_json(), None
 
 
 def spread_record(signal: SpreadSignal) -> KafkaRecord:

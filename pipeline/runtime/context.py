@@ -19,7 +19,7 @@ from pipeline.runtime.transport import PulseApp
 from pipeline.topics import TopicSpec
 from schemas.decode import ValidationPolicy
 
-TABLES_PER_WORKER = 21
+TABLES_PER_WORKER = 20
 """Faust tables a worker of role ``all`` opens (each has one RocksDB per partition)."""
 
 

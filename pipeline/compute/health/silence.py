@@ -35,8 +35,9 @@ DAY_MS = 24 * 3_600_000
 CHURN_RISK_MS = 3 * DAY_MS
 WIN_BACK_MS = 30 * DAY_MS
 
-ACTIVE, CHURN_RISK, WIN_BACK, LEFT = 0, 1, 2, 3
 STATUS_NAMES = ("active", "churn_risk", "win_back", "left")
+"""Stored statuses by code: the record's codes (``schemas.members.STATUS_CODES``)."""
+ACTIVE, CHURN_RISK, WIN_BACK, LEFT = (STATUS_CODES[name] for name in STATUS_NAMES)
 REACTIVATED = "reactivated"
 NEVER = 2**62
 
