@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint bench schemas catalogue clean
+.PHONY: setup system-deps demo test soak lint bench schemas catalogue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# Kill-and-restart, 30 times on each store (tests/soak); CI runs it after `make test`.
+soak: setup system-deps
+	$(BIN)/python -m pytest -m soak tests/soak
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
+from kafka import KafkaConsumer
+
 from pipeline.app.settings import Settings
 from pipeline.devtools.generator import GeneratorConfig
 from pipeline.devtools.progress import wait_until_committed as _wait
+from pipeline.devtools.report import PipelineReport, read_report
 from pipeline.devtools.stack import WorkerProcess
+from pipeline.egress.clickhouse.client import connect
+from pipeline.topics import ACTIVITY_MINUTE, CHAT_MESSAGES, SENTIMENT_ALERTS
+from schemas.alerts import Alert
 
 REFERENCE_START = datetime(2026, 11, 2, tzinfo=UTC)
 """Monday 00:00 UTC: where every generated stream of the tests starts (or is anchored).
@@ -45,6 +53,8 @@ FAULTY_STREAM = GeneratorConfig(seed=11, communities=4, days=0.5, late_rate=0.05
 """Chat activity integration test: more late, duplicated and malformed records."""
 RESUME_STREAM = GeneratorConfig(seed=5, communities=6, days=1.0, start=REFERENCE_START)
 """Chat activity integration test of a worker killed mid-stream."""
+SOAK_STREAM = GeneratorConfig(seed=29, communities=6, days=1.0, start=REFERENCE_START)
+"""Soak: sliced into the backlogs of many kill-and-restart cycles."""
 PII_STREAM = GeneratorConfig(seed=21, communities=3, days=1.0, start=REFERENCE_START)
 """Privacy test: every personal value in the generated chat is masked."""
 HEALTH_STREAM = GeneratorConfig(seed=13, communities=4, days=3, scale=0.5, start=REFERENCE_START,
@@ -67,12 +77,86 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "split_workers": SPLIT_WORKERS_STREAM,
     "faulty": FAULTY_STREAM,
     "resume": RESUME_STREAM,
+    "soak": SOAK_STREAM,
     "pii": PII_STREAM,
     "health": HEALTH_STREAM,
     "anomalies": ANOMALY_STREAM,
     "campaigns": CAMPAIGN_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
+
+
+def read_topic(settings: Settings, name: str) -> list:
+    consumer = KafkaConsumer(
+        settings.topic(name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def latest_windows(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]:
+    """What a downstream service sees on the metric topic: highest revision per key."""
+    best: dict[bytes, dict] = {}
+    for record in read_topic(settings, ACTIVITY_MINUTE.name):
+        value = orjson.loads(record.value)
+        if record.key not in best or value["revision"] > best[record.key]["revision"]:
+            best[record.key] = value
+    return {
+        (v["community_id"], int(datetime.fromisoformat(v["window_start"]).timestamp())): (
+            v["messages"], v["speakers"]
+        )
+        for v in best.values()
+    }
+
+
+def clickhouse_report(settings: Settings) -> PipelineReport:
+    client = connect(settings.clickhouse_url)
+    try:
+        return read_report(client, settings.clickhouse_database)
+    finally:
+        client.close()
+
+
+def alert_records(settings: Settings) -> list[tuple[bytes, Alert]]:
+    consumer = KafkaConsumer(
+        settings.topic(SENTIMENT_ALERTS.name), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+    )
+    try:
+        return [(r.value, Alert.model_validate_json(r.value)) for r in consumer]
+    finally:
+        consumer.close()
+
+
+def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
+    out: dict[str, Alert] = {}
+    for _, alert in records:
+        if alert.incident_id not in out or alert.revision > out[alert.incident_id].revision:
+            out[alert.incident_id] = alert
+    return out
+
+
+def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None:
+    """Every episode: exactly one incident of its tier in each community it touches."""
+    messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
+                for r in stream.records
+                if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
+    matched = set()
+    for episode in stream.truth.episodes:
+        for community in episode.community_ids:
+            times = sorted(datetime.fromisoformat(messages[i]["ts"])
+                           for i in episode.message_ids
+                           if messages[i]["community_id"] == community)
+            hits = [a for a in incidents.values() if a.community_id == community
+                    and a.window_start <= times[-1] and a.window_end >= times[0]]
+            assert len(hits) == 1, (episode.episode_id, community, hits)
+            assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
+            matched.add(hits[0].incident_id)
+    false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
+    assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
 
 
 def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: float = 300) -> None:

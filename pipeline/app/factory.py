@@ -19,6 +19,7 @@ from pipeline.runtime.context import PipelineContext
 from pipeline.runtime.kafka_clients import faust_credentials
 from pipeline.runtime.sensors import setup_prometheus_sensors
 from pipeline.runtime.transport import PulseApp
+from pipeline.runtime.watchdog_timer import install_watchdog
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
@@ -60,6 +61,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ctx = PipelineContext(app=app, settings=settings, prometheus=prometheus, clickhouse=sink)
     register_role(ctx, settings.worker_role)
     web.register(ctx)
+    install_watchdog(ctx)
 
     @app.task
     async def start_sinks() -> None:

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(
         0.5, gt=0, description="Max wait to fill a batch: fewer, larger sink writes vs latency."
     )
+    commit_stall_check_s: float = Field(
+        15.0, gt=0,
+        description="How often the commit-stall watchdog reads the committed and end offsets "
+        "of the assigned input partitions (pipeline/runtime/watchdog.py).",
+    )
+    commit_stall_unhealthy_s: float = Field(
+        300.0, gt=0,
+        description="A partition with records beyond its committed offset whose committed "
+        "offset has not moved for this long turns /health to 503 (status stalled).",
+    )
 
     # Event time
     allowed_lateness_s: int = Field(

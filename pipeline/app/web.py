@@ -6,9 +6,13 @@ the moderator console registers its routes in ``pipeline.console.views``.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from faust.web import Request, Response, View
 
 from pipeline.runtime.context import PipelineContext
+from pipeline.runtime.watchdog import Stall
 from schemas.alerts import TIERS
 
 ALERTMANAGER_STATUSES = ("firing", "resolved")
@@ -19,19 +23,32 @@ def known(value: object, allowed: tuple[str, ...]) -> str:
     return value if isinstance(value, str) and value in allowed else "other"
 
 
+def health(assigned: int, sinks_started: bool, rebalancing: bool,
+           stalls: Sequence[Stall]) -> tuple[dict[str, Any], int]:
+    """``/health``'s body and status: 503 while starting, and whenever a partition has
+    stopped committing (:mod:`pipeline.runtime.watchdog`), so a silent stall is seen."""
+    ready = sinks_started and assigned > 0 and not rebalancing
+    status = "stalled" if stalls else "ok" if ready else "starting"
+    body = {"status": status, "assigned_partitions": assigned, "sinks_started": sinks_started,
+            "rebalancing": rebalancing,
+            "stalled_partitions": [{"topic": s.topic, "partition": s.partition,
+                                    "seconds": round(s.seconds, 1)} for s in stalls]}
+    return body, 200 if status == "ok" else 503
+
+
 def register(ctx: PipelineContext) -> None:
     app = ctx.app
 
     @app.page("/health")
     class Health(View):
-        """503 until the sinks and scorers are started and partitions are assigned."""
+        """503 until the sinks and scorers are started and partitions are assigned, and
+        while a partition is stalled (see :func:`health`)."""
 
         async def get(self, request: Request) -> Response:
             assigned = len(app.consumer.assignment()) if app.consumer else 0
-            ready = ctx.sinks_started and assigned > 0 and not app.rebalancing
-            body = {"status": "ok" if ready else "starting", "assigned_partitions": assigned,
-                    "sinks_started": ctx.sinks_started, "rebalancing": app.rebalancing}
-            return self.json(body, status=200 if ready else 503)
+            stalls = ctx.commit_watchdog.last.stalled if ctx.commit_watchdog else ()
+            body, status = health(assigned, ctx.sinks_started, app.rebalancing, stalls)
+            return self.json(body, status=status)
 
     @app.page("/alerts/alertmanager")
     class AlertmanagerWebhook(View):

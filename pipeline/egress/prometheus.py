@@ -165,6 +165,14 @@ class PrometheusSeries:
             ["channel"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry,
         )
 
+        self.commit_stall = Gauge(
+            "pulse_partition_commit_stall_seconds",
+            "How long an assigned input partition has had records beyond its committed offset "
+            "without that offset moving (0: committing or caught up); series of revoked "
+            "partitions are removed (pipeline/runtime/watchdog.py).",
+            ["topic", "partition"], registry=registry,
+        )
+
     def advance_watermark(self, topic: str, event_time_s: float) -> None:
         """Raise the topic's watermark gauge (never lowers it)."""
         if event_time_s > self._watermarks.get(topic, 0.0):

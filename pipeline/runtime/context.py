@@ -16,6 +16,7 @@ from pipeline.egress.clickhouse.client import ClickHouseSink
 from pipeline.egress.prometheus import PrometheusSeries
 from pipeline.runtime.gc_tuning import tune_gc
 from pipeline.runtime.transport import PulseApp
+from pipeline.runtime.watchdog import CommitWatchdog
 from pipeline.topics import TopicSpec
 from schemas.decode import ValidationPolicy
 
@@ -48,6 +49,8 @@ class PipelineContext:
     then the garbage collector is tuned (:mod:`pipeline.runtime.gc_tuning`)."""
     on_shutdown: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     """Run when the worker stops (before Faust's own shutdown): close pools and clients."""
+    commit_watchdog: CommitWatchdog | None = None
+    """Set by :func:`pipeline.runtime.watchdog_timer.install_watchdog`; read by ``/health``."""
 
     policy: ValidationPolicy = field(init=False)
 

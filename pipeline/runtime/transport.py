@@ -18,6 +18,18 @@
    (see :func:`pipeline.runtime.faust_support.true_end_offsets`).
 4. **Deferred sends settled before every commit** (see
    :mod:`pipeline.runtime.deferred_sends`).
+5. **No records lost when streams resume after a rebalance.**  Faust's
+   recovery resumes the flow to read changelogs, then resumes the stream
+   partitions, seeks them to their committed offsets (one broker round trip
+   per partition, up to a second with many partitions) and resumes the flow
+   *again*.  Records fetched during that seek already sit in the agents'
+   queues, and mode's ``FlowControlEvent.resume`` clears every queue on each
+   call: they were dropped, never acknowledged and (the fetcher having moved
+   past them) never fetched again, so the partition's committed offset stopped
+   at the first of them for good.  :class:`ResumeClearsOnce` clears only when
+   the flow was actually suspended (the queues hold pre-rebalance records
+   then); :meth:`PulseConsumer.perform_seek` never moves a committed offset
+   back to a value the broker reported before a commit made during the seek.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 from mode import Service, ServiceT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from pipeline.app.settings import Settings
 from pipeline.runtime.deferred_sends import DeferredSends
@@ -61,6 +75,34 @@ def _resume(coroutine: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any,
                 return stop.value
 
 
+class ResumeClearsOnce(FlowControlEvent):
+    """Flow control whose ``resume`` clears the queues only when ending a suspension.
+
+    A resume while already flowing (Faust's recovery calls it twice) would drop records
+    that were delivered to the agents since and are no longer fetchable.
+    """
+
+    def resume(self) -> None:
+        if self.is_active():
+            return
+        super().resume()
+
+
+def committed_after_seek(held: Mapping[TP, int | None], fetched: Mapping[TP, int | None],
+                         ) -> dict[TP, int | None]:
+    """Committed offsets after a seek: the broker's, unless this consumer committed a
+    later one while the seek waited for the broker (streams run meanwhile).  Going back
+    would make every newer acknowledgement look like a gap, and nothing would commit
+    again (``Consumer._new_offset``)."""
+    merged: dict[TP, int | None] = {}
+    for tp, offset in fetched.items():
+        if offset is None:
+            continue
+        mine = held.get(tp)
+        merged[tp] = max(offset, mine) if mine is not None else (offset or None)
+    return merged
+
+
 class PulseConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: TransportT) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)  # type: ignore[arg-type]
@@ -80,6 +122,14 @@ class PulseConsumer(faust_aiokafka.Consumer):
         if not settings.kafka_verify_end_offsets:
             return reported
         return cast(Mapping[TP, int], await true_end_offsets(settings, reported))
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, without moving one backwards."""
+        fetched = await self.seek_to_committed()
+        self._read_offset.update(
+            {tp: offset if offset is not None and offset >= 0 else None
+             for tp, offset in fetched.items()})
+        self._committed_offset.update(committed_after_seek(self._committed_offset, fetched))
 
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         """Faust flushed the producer already; a failed deferred send stops the commit."""
@@ -170,3 +220,7 @@ class PulseApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return PulseTransport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return ResumeClearsOnce(loop=self.loop)

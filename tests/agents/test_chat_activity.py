@@ -9,57 +9,28 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaConsumer
 
 from pipeline.app.settings import Settings
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.progress import log_end_offsets
-from pipeline.devtools.report import compare_minutes, read_report, truth_minute_counts
+from pipeline.devtools.report import compare_minutes, truth_minute_counts
 from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
-from pipeline.topics import ACTIVITY_MINUTE, CHAT_MESSAGES, DEAD_LETTER
-from tests.support import FAULTY_STREAM, RESUME_STREAM, wait_until_committed
+from pipeline.topics import CHAT_MESSAGES, DEAD_LETTER
+from tests.support import (
+    FAULTY_STREAM,
+    RESUME_STREAM,
+    clickhouse_report,
+    latest_windows,
+    read_topic,
+    wait_until_committed,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def read_topic(settings: Settings, name: str) -> list:
-    consumer = KafkaConsumer(
-        settings.topic(name), bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
-    )
-    try:
-        return list(consumer)
-    finally:
-        consumer.close()
-
-
-def latest_windows(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]:
-    """What a downstream service sees on the metric topic: highest revision per key."""
-    best: dict[bytes, dict] = {}
-    for record in read_topic(settings, ACTIVITY_MINUTE.name):
-        value = orjson.loads(record.value)
-        if record.key not in best or value["revision"] > best[record.key]["revision"]:
-            best[record.key] = value
-    return {
-        (v["community_id"], int(datetime.fromisoformat(v["window_start"]).timestamp())): (
-            v["messages"], v["speakers"]
-        )
-        for v in best.values()
-    }
-
-
-def clickhouse_report(settings: Settings):
-    client = connect(settings.clickhouse_url)
-    try:
-        return read_report(client, settings.clickhouse_database)
-    finally:
-        client.close()
 
 
 def test_exact_minute_counts_with_late_duplicate_and_malformed_events(

@@ -12,22 +12,22 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 import orjson
 import pytest
-from kafka import KafkaConsumer
+from kafka import TopicPartition
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from pipeline.app.settings import Settings
 from pipeline.devtools.generator import generate, produce
+from pipeline.devtools.progress import committed_offsets, log_end_offsets
 from pipeline.devtools.progress import wait_until_committed as wait_until_committed_all
+from pipeline.devtools.report import compare_minutes, truth_minute_counts
 from pipeline.devtools.stack import WorkerProcess, free_port
-from pipeline.topics import CHAT_MESSAGES, SENTIMENT_ALERTS
-from schemas.alerts import Alert
+from pipeline.topics import CHAT_MESSAGES
 from tests.browser_support import submit, wait_for_text
 from tests.deploy.deploy_support import DEPLOY, load_yaml
 from tests.live_alertmanager import live_alertmanager
@@ -35,30 +35,15 @@ from tests.support import (
     EPISODES_CLEAN_STREAM,
     EPISODES_STREAM,
     SPLIT_WORKERS_STREAM,
+    alert_records,
+    assert_one_incident_per_episode,
+    clickhouse_report,
+    latest,
     wait_until_committed,
 )
 
 pytestmark = pytest.mark.integration
 TOKEN = "moderator-secret"
-
-
-def alert_records(settings: Settings) -> list[tuple[bytes, Alert]]:
-    consumer = KafkaConsumer(
-        settings.topic(SENTIMENT_ALERTS.name), bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
-    )
-    try:
-        return [(r.value, Alert.model_validate_json(r.value)) for r in consumer]
-    finally:
-        consumer.close()
-
-
-def latest(records: list[tuple[bytes, Alert]]) -> dict[str, Alert]:
-    out: dict[str, Alert] = {}
-    for _, alert in records:
-        if alert.incident_id not in out or alert.revision > out[alert.incident_id].revision:
-            out[alert.incident_id] = alert
-    return out
 
 
 def api(
@@ -77,26 +62,6 @@ def api(
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None:
-    """Every episode: exactly one incident of its tier in each community it touches."""
-    messages = {json.loads(r.value)["message_id"]: json.loads(r.value)
-                for r in stream.records
-                if r.topic == CHAT_MESSAGES.name and r.kind != "malformed"}
-    matched = set()
-    for episode in stream.truth.episodes:
-        for community in episode.community_ids:
-            times = sorted(datetime.fromisoformat(messages[i]["ts"])
-                           for i in episode.message_ids
-                           if messages[i]["community_id"] == community)
-            hits = [a for a in incidents.values() if a.community_id == community
-                    and a.window_start <= times[-1] and a.window_end >= times[0]]
-            assert len(hits) == 1, (episode.episode_id, community, hits)
-            assert hits[0].tier == episode.expected_tier, (episode.episode_id, hits[0])
-            matched.add(hits[0].incident_id)
-    false_alarms = [a for a in incidents.values() if a.incident_id not in matched]
-    assert len(false_alarms) <= 2 and all(a.tier != "severe" for a in false_alarms)
 
 
 def test_episodes_become_graded_alerts_delivered_to_moderators(
@@ -239,3 +204,61 @@ def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: 
         for worker in workers.values():
             worker.stop()
     assert not (roles["alerts"].data_dir / "clickhouse").exists()
+
+
+def committed_chat(settings: Settings, chat: str) -> int:
+    """Chat records the worker's group has committed, over all partitions."""
+    partitions = [TopicPartition(chat, p) for p in range(settings.topic_partitions)]
+    return sum(committed_offsets(settings, partitions).values())
+
+
+def test_each_split_worker_killed_mid_stream_resumes_exactly(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    """SIGKILL the metrics worker and the alert worker, each mid-stream: incidents keep
+    one id per episode (none lost, none graded twice), a replay republishes a revision
+    unchanged, and every minute count is exact."""
+    stream = generate(SPLIT_WORKERS_STREAM)
+    roles = {
+        role: pipeline_settings.model_copy(update={
+            "worker_role": role, "web_port": free_port(), "store": "rocksdb://",
+            "data_dir": tmp_path / f"state-{role}",
+        })
+        for role in ("alerts", "metrics")
+    }
+    workers = {role: WorkerProcess(s, tmp_path / f"{role}-1.log") for role, s in roles.items()}
+    for worker in workers.values():
+        worker.start()
+    try:
+        produce(stream.records, pipeline_settings)
+        chat = pipeline_settings.topic(CHAT_MESSAGES.name)
+        chat_total = sum(log_end_offsets(pipeline_settings, [chat]).values())
+        alive, deadline = set(roles), time.monotonic() + 120
+        while alive:  # each worker dies once it has committed 30% of the chat
+            assert time.monotonic() < deadline, f"{sorted(alive)}: no progress"
+            for role in sorted(alive):
+                done = committed_chat(roles[role], chat)
+                if done >= chat_total * 0.3:
+                    workers[role].kill()
+                    assert done < chat_total, f"the {role} worker must die mid-stream"
+                    alive.discard(role)
+            time.sleep(0.05)
+        for role, settings in roles.items():
+            workers[role] = WorkerProcess(settings, tmp_path / f"{role}-2.log")
+            workers[role].start()
+        wait_until_committed_all(list(roles.values()),
+                                 lambda: all(w.process.poll() is None for w in workers.values()))
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    records = alert_records(pipeline_settings)
+    incidents = latest(records)
+    assert_one_incident_per_episode(stream, incidents)
+    assert records, "no alert published"
+    payloads: dict[tuple[str, int], set[bytes]] = {}
+    for raw, alert in records:
+        payloads.setdefault((alert.incident_id, alert.revision), set()).add(raw)
+    changed = [key for key, versions in payloads.items() if len(versions) > 1]
+    assert changed == [], "a replay published another version of the same revision"
+    expected = truth_minute_counts(stream.truth)
+    assert compare_minutes(clickhouse_report(roles["metrics"]).minute_counts, expected) == []

@@ -1,12 +1,14 @@
-"""_resume: a hand-started coroutine finishes in a task exactly as if awaited there."""
+"""The transport fixes: hand-started delivery (_resume), flow resumption, seeks."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from faust.types import TP
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from pipeline.runtime.transport import _resume
+from pipeline.runtime.transport import ResumeClearsOnce, _resume, committed_after_seek
 
 
 async def started(coroutine):
@@ -66,3 +68,45 @@ def test_cancelling_the_task_cancels_the_coroutine_inside():
 
     asyncio.run(scenario())
     assert cleaned == [True]
+
+
+def test_resuming_flow_that_was_never_suspended_keeps_queued_records() -> None:
+    """Faust's recovery resumes twice; the second resume must not drop what the agents
+    were handed in between (those records are past the fetcher and never come again)."""
+
+    async def scenario() -> tuple[int, int]:
+        flow = ResumeClearsOnce()
+        queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+        flow.suspend()
+        queue.put_nowait(1)  # a pre-rebalance record: the resume that ends the suspension drops it
+        flow.resume()
+        after_suspension = queue.qsize()
+        queue.put_nowait(2)
+        flow.resume()  # already flowing
+        return after_suspension, queue.qsize()
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
+def test_plain_flow_control_drops_queued_records_on_every_resume() -> None:
+    """The behaviour the subclass exists for (if mode changes it, the subclass can go)."""
+
+    async def scenario() -> int:
+        flow = FlowControlEvent(initially_suspended=False)
+        queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+        queue.put_nowait(1)
+        flow.resume()
+        return queue.qsize()
+
+    assert asyncio.run(scenario()) == 0
+
+
+def test_a_seek_never_moves_a_committed_offset_back() -> None:
+    chat, member, fresh = TP("chat", 3), TP("member", 3), TP("chat", 0)
+    held = {chat: 10_809, member: 40}
+    fetched = {chat: 2_787, member: 55, fresh: 7, TP("empty", 0): None}
+    assert committed_after_seek(held, fetched) == {chat: 10_809, member: 55, fresh: 7}
+
+
+def test_a_seek_keeps_faust_reading_offset_zero_as_nothing_committed() -> None:
+    assert committed_after_seek({}, {TP("chat", 1): 0}) == {TP("chat", 1): None}
