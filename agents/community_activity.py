@@ -47,6 +47,7 @@ from pipeline.compute.health.engine import (
     HealthState,
 )
 from pipeline.compute.health.engine import apply_batch as apply_health
+from pipeline.compute.health.retention import latest_rates
 from pipeline.compute.health.silence import status_change
 from pipeline.compute.hot_words import message_terms
 from pipeline.egress.catalogue import DAY_GAUGES
@@ -67,6 +68,7 @@ from pipeline.topics import (
     MEMBER_EVENTS,
     MEMBER_STATUS,
     MEMBERSHIP_SNAPSHOTS,
+    RETENTION_COHORTS,
     SENTIMENT_SCORES,
 )
 from schemas.base import InputEvent
@@ -275,6 +277,13 @@ def register(ctx: PipelineContext) -> None:
             await ctx.publish(MEMBER_STATUS, [keyed_record(c) for c in changes])
         for change in changes:
             prometheus.member_status_changes.labels(change.status).inc()
+        cohorts = [r for result in results for r in result.cohort_records.values()]
+        if cohorts:
+            await tables.RETENTION_COHORTS.write(ctx.clickhouse, cohorts)
+            await ctx.publish(RETENTION_COHORTS, [keyed_record(r) for r in cohorts])
+        for (community_id, horizon), rate in latest_rates(cohorts).items():
+            prometheus.community_retention.labels(
+                prometheus.community_label(community_id), horizon).set(rate)
         for record in latest_final_by_community(day_records).values():
             label = prometheus.community_label(record.community_id)
             for metric in DAY_GAUGES:

@@ -1,4 +1,5 @@
-"""``pulse``: run the worker, the embedded stack, the demo and the generator."""
+"""``pulse``: run the worker, the embedded stack, the demo and the generator; handle alerts
+and members' data requests."""
 
 from __future__ import annotations
 
@@ -81,9 +82,11 @@ def demo(
 def _register_subcommands() -> None:
     from pipeline.console.cli import register as register_alerts
     from pipeline.devtools.generator.cli import register as register_generate
+    from pipeline.privacy.cli import register as register_members
 
     register_generate(app)
     register_alerts(app)
+    register_members(app)
 
 
 _register_subcommands()

@@ -15,10 +15,12 @@ from schemas.campaigns import CAMPAIGN_RECORDS
 from schemas.events import INPUT_EVENTS
 from schemas.members import MEMBER_RECORDS
 from schemas.outputs import OUTPUT_RECORDS
+from schemas.retention import RETENTION_RECORDS
 
 JSON_DIR = Path(__file__).parent / "json"
 ALL_RECORDS: tuple[type[Record], ...] = (
-    *INPUT_EVENTS, *OUTPUT_RECORDS, *CAMPAIGN_RECORDS, *MEMBER_RECORDS, *ALERT_RECORDS)
+    *INPUT_EVENTS, *OUTPUT_RECORDS, *CAMPAIGN_RECORDS, *MEMBER_RECORDS, *RETENTION_RECORDS,
+    *ALERT_RECORDS)
 
 
 def schema_documents() -> dict[str, str]:

@@ -67,6 +67,9 @@ ANOMALY_STREAM = GeneratorConfig(seed=17, communities=3, days=11, scale=0.3, ano
 CAMPAIGN_STREAM = GeneratorConfig(seed=23, communities=4, days=2, scale=0.4, episodes=False,
                                   start=REFERENCE_START)
 """Campaigns and sales end to end: two campaigns (the second with a weak step) and orders."""
+PRIVACY_STREAM = GeneratorConfig(seed=36, communities=2, days=1.0, scale=0.4, episodes=False,
+                                 start=REFERENCE_START)
+"""Member export and erasure end to end: a member who chats, invites, orders and leaves."""
 
 TEST_STREAMS: dict[str, GeneratorConfig] = {
     "default": DEFAULT_STREAM,
@@ -82,6 +85,7 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "health": HEALTH_STREAM,
     "anomalies": ANOMALY_STREAM,
     "campaigns": CAMPAIGN_STREAM,
+    "privacy": PRIVACY_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
 

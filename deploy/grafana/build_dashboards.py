@@ -466,8 +466,51 @@ LIMIT 50""", TABLE)), 8, 10),
                "short", options={"orientation": "horizontal", "displayMode": "basic",
                                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                                    "values": False}}), 8, 10),
+        *retention_panels(),
     ]
     return panels
+
+
+# Join cohorts are judged 1, 7 and 30 days after their day: the retention panels look at the
+# last 31 local days whatever the dashboard's range.
+COHORT_WHERE = (f"WHERE cohort_day >= toDate($__fromTime, 'Asia/Shanghai') "
+                f"AND cohort_day <= toDate($__toTime, 'Asia/Shanghai') AND {COMMUNITY_FILTER}")
+RETENTION_RATES = [rate_cell("retention_d1"), rate_cell("retention_d7", 0.6),
+                   rate_cell("retention_d30")]
+
+
+def retention_panels() -> list[tuple[Json, int, int]]:
+    matured = ", ".join(
+        f"sumIf(retained_d{n}, retained_d{n} IS NOT NULL) / "
+        f"nullIf(sumIf(cohort_size, retained_d{n} IS NOT NULL), 0) AS retention_d{n}"
+        for n in (1, 7, 30))
+    whole = ", ".join(
+        f"if(countIf(retained_d{n} IS NULL) > 0, NULL, sum(retained_d{n}) / sum(cohort_size)) "
+        f"AS retention_d{n}" for n in (1, 7, 30))
+    return [
+        (table("Retention by join cohort", "Members who first joined on each local day "
+               "(Asia/Shanghai) of the last 31 days, summed over the selected communities, "
+               "and the share of them present and active (a real interaction) 1, 7 and 30 "
+               "days later (day-7 target ≥ 60%); empty until that day has closed. Latest "
+               "revision of each cohort (FINAL).", sql(f"""
+SELECT cohort_day, sum(cohort_size) AS joined, {whole},
+       uniqExact(community_id) AS communities
+FROM {DB}.community_retention_cohort FINAL
+{COHORT_WHERE} AND channel = '*'
+GROUP BY cohort_day
+ORDER BY cohort_day DESC
+LIMIT 31""", TABLE), overrides=RETENTION_RATES, timeFrom="31d"), 12, 8),
+        (table("Retention by join channel", "The join cohorts of the last 31 days by the "
+               "channel of their first join (UTM channel, else QR code; other beyond a "
+               "community's first 20 channels), over the selected communities: each rate "
+               "over the cohorts whose day 1, 7 or 30 has closed.", sql(f"""
+SELECT channel, sum(cohort_size) AS joined, {matured}
+FROM {DB}.community_retention_cohort FINAL
+{COHORT_WHERE} AND channel != '*'
+GROUP BY channel
+ORDER BY joined DESC, channel
+LIMIT 50""", TABLE), overrides=RETENTION_RATES, timeFrom="31d"), 12, 8),
+    ]
 
 
 def activity_hour_panels() -> list[tuple[Json, int, int]]:

@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         "table is created; longer for backfills of old history, and in tests, whose streams "
         "start on a fixed date.",
     )
+    privacy_audit_key: SecretStr | None = Field(
+        None,
+        description="Key of the keyed hash (HMAC-SHA256) of the member id in the audit rows "
+        "of `pulse members export | delete`; unset, the rows record the fact only.",
+    )
     prometheus_max_communities: int = Field(
         500, ge=1, description="Label cardinality cap: further communities share '_other'."
     )

@@ -58,6 +58,12 @@ class PrometheusSeries:
             "(docs/metrics.md; rates as fractions).",
             ["community", "metric"], registry=registry,
         )
+        self.community_retention = Gauge(
+            "pulse_community_retention",
+            "Retention of the community's latest join cohort (all channels) whose day 1, 7 or "
+            "30 has closed, by horizon d1 / d7 / d30 (fraction; day-7 target 0.6).",
+            ["community", "horizon"], registry=registry,
+        )
         self.member_status_changes = Counter(
             "pulse_member_status_changes_total",
             "Members' silence status changes published, by new status (churn_risk, win_back, "

@@ -2,9 +2,10 @@
 
 A three-day stream with late, stale (past the minute windows' lateness),
 very late (past every window's), duplicated and malformed records and
-membership snapshots; the day and hour records in ClickHouse and on the
-compacted topics must equal the brute-force oracle computed from the
-produced events, also after a SIGKILL mid-stream.
+membership snapshots; the day and hour records, silence transitions and
+retention cohorts in ClickHouse and on the compacted topics must equal the
+brute-force oracle computed from the produced events, also after a SIGKILL
+mid-stream.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pipeline.topics import (
     CHAT_MESSAGES,
     HEALTH_DAY,
     MEMBER_STATUS,
+    RETENTION_COHORTS,
     SENTIMENT_SCORES,
 )
 from schemas.scores import decode_chunk
@@ -33,6 +35,7 @@ from tests.pipeline.compute.health.oracle import (
     accepted_events,
     day_health,
     hour_counts,
+    retention_cohorts,
     silence_transitions,
 )
 from tests.support import HEALTH_STREAM, kill_midway_and_resume, wait_until_committed
@@ -69,7 +72,8 @@ def oracle_input(stream, partitions: int) -> list[dict]:
                       "text": value["text"]}
         elif topic == "members":
             event |= {"id": value["event_id"], "member_id": value["member_id"],
-                      "action": value["action"]}
+                      "action": value["action"], "channel": value.get("channel"),
+                      "qr_code_id": value.get("qr_code_id")}
         else:
             event |= {"id": value["snapshot_id"], "action": "snapshot",
                       "member_ids": value["member_ids"]}
@@ -187,11 +191,43 @@ def check_transitions(settings: Settings, stream, events: list[dict]) -> set[tup
     return expected
 
 
+def stored_cohorts(settings: Settings) -> dict[tuple[str, date, str], tuple]:
+    client = connect(settings.clickhouse_url)
+    try:
+        rows = client.query(
+            "SELECT community_id, cohort_day, channel, cohort_size, retained_d1, retained_d7, "
+            "retained_d30, retention_d7, is_final FROM pulse.community_retention_cohort FINAL"
+        ).result_rows
+    finally:
+        client.close()
+    for *_, size, _d1, d7, _d30, rate_d7, final in rows:
+        assert rate_d7 == (None if d7 is None else round(d7 / size, 6)) and not final
+    return {(c, day, channel): tuple(counts) for c, day, channel, *counts, _, _ in rows}
+
+
+def check_retention(settings: Settings, stream, events: list[dict]) -> dict:
+    """Retention cohorts in ClickHouse and on the compacted topic equal the brute force's,
+    judged up to the final horizon (the stream has three days and its members' first joins
+    the week before it, so days 1 and 7 are judged, day 30 is not)."""
+    lateness = settings.hour_allowed_lateness_s * 1000
+    end = int((stream.truth.end + timedelta(days=2)).timestamp() * 1000) - lateness
+    expected = retention_cohorts(events, lateness, end)
+    assert stored_cohorts(settings) == expected
+    on_topic = {(v["community_id"], date.fromisoformat(v["cohort_day"]), v["channel"]): (
+        v["cohort_size"], v["retained_d1"], v["retained_d7"], v["retained_d30"])
+        for v in latest_by_key(settings, RETENTION_COHORTS.name).values()}
+    assert on_topic == expected
+    return expected
+
+
 def check_exact(settings: Settings, stream) -> dict:
     lateness = settings.hour_allowed_lateness_s * 1000
     events = oracle_input(stream, settings.topic_partitions) + scored_events(settings)
     transitions = check_transitions(settings, stream, events)
     assert {"churn_risk", "left"} <= {t[2] for t in transitions}
+    cohorts = check_retention(settings, stream, events)
+    assert any(v[1] for v in cohorts.values()) and any(v[2] for v in cohorts.values())
+    assert {k[2] for k in cohorts} > {"*"}
     expected = day_health(events, lateness)
     days = stored_days(settings)
     assert sorted(set(expected) - set(days)) == [] and sorted(set(days) - set(expected)) == []
@@ -245,6 +281,9 @@ def test_day_and_hour_health_equal_the_brute_force(
     assert sum(v["scored_messages"] for v in expected.values()) > 0.9 * len(scores)
     community = stream.truth.communities[0].community_id
     assert metrics[f'pulse_community_day{{community="{community}",metric="dau"}}'] > 0
+    for horizon in ("d1", "d7"):
+        assert 0 <= metrics[f'pulse_community_retention{{community="{community}",'
+                            f'horizon="{horizon}"}}'] <= 1
 
 
 def test_health_after_a_killed_worker_equals_the_brute_force(

@@ -141,15 +141,18 @@ def test_community_health_rows() -> None:
         "UGC share by day", "Interactions per member per month", "Member count by day",
         "Joins, leaves, removals and net growth", "Slot share (3+2)",
         "Interactions by local hour (3+2 slots)", "Hot words",
-        "Membership conflicts by community", "Membership conflicts by kind"]
+        "Membership conflicts by community", "Membership conflicts by kind",
+        "Retention by join cohort", "Retention by join channel"]
     assert grouped["Community activity (hour)"] == [
         "Messages by sender role", "Speakers vs active members", "Mechanical and copy share",
         "Member count by hour"]
     by_title = {panel["title"]: panel for panel in panels(board)}
     for title in grouped["Community activity (hour)"]:
         assert "community_activity_hour FINAL" in by_title[title]["targets"][0]["rawSql"]
-    for title in grouped["Community health (day)"][:-1]:
+    for title in grouped["Community health (day)"][:-3]:
         assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
+    for title in grouped["Community health (day)"][-2:]:
+        assert "community_retention_cohort FINAL" in by_title[title]["targets"][0]["rawSql"]
 
 
 def test_community_health_targets() -> None:
@@ -268,8 +271,8 @@ def sample_rows() -> list[str]:
             "now64(3) - INTERVAL 2 MINUTE), "
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
-    return [chat, activity, dead, *health_rows(), *campaign_rows(), *sales_rows(),
-            *join_rows()]
+    return [chat, activity, dead, *health_rows(), *retention_rows(), *campaign_rows(),
+            *sales_rows(), *join_rows()]
 
 
 class Raw(str):
@@ -385,6 +388,35 @@ def health_rows() -> list[str]:
                 membership_conflicts=50, interaction_rate=0.9, hot_words=[("旧词", 99)]),
     ]
     return [*inserts("community_activity_hour", hours), *inserts("community_health_day", days)]
+
+
+def cohort_row(community: str, days_ago: int, channel: str, revision: int, size: int,
+               *kept: int | None) -> dict[str, Any]:
+    """A community_retention_cohort row for the cohort of the local day ``days_ago`` back."""
+    day = f"toDate(now(), 'Asia/Shanghai') - INTERVAL {days_ago} DAY"
+    d1, d7, d30 = (*kept, None, None, None)[:3]
+    return {"community_id": community, "cohort_day": Raw(day), "timezone": "Asia/Shanghai",
+            "channel": channel, "cohort_size": size, "retained_d1": d1, "retained_d7": d7,
+            "retained_d30": d30,
+            **{f"retention_d{n}": None if k is None else k / size
+               for n, k in zip((1, 7, 30), (d1, d7, d30), strict=True)},
+            "is_final": int(d30 is not None), "revision": revision,
+            "updated_at": Raw("now64(3)")}
+
+
+def retention_rows() -> list[str]:
+    """Today's cohorts (with made-up retained counts: the panels only sum them), a superseded
+    revision and a cohort 40 days back, neither of which may count."""
+    return inserts("community_retention_cohort", [
+        cohort_row("c-alpha", 0, "*", 1, 9, 1),
+        cohort_row("c-alpha", 0, "*", 2, 10, 6, 4),
+        cohort_row("c-alpha", 0, "moments", 2, 6, 4, 3),
+        cohort_row("c-alpha", 0, "(none)", 2, 4, 2, 1),
+        cohort_row("c-beta", 0, "*", 1, 10, 2, 2),
+        cohort_row("c-beta", 0, "moments", 1, 10, 2, 2),
+        cohort_row("c-alpha", 40, "*", 1, 99, 99, 99, 99),
+        cohort_row("c-alpha", 40, "moments", 1, 99, 99, 99, 99),
+    ])
 
 
 STEPS = ["poster_click", "signup_page", "signup"]
@@ -640,6 +672,16 @@ def test_day_panels_read_final_days_in_range(panel_results: dict[str, Any]) -> N
         ["open", 40, "relative", 4, 6, 8, pytest.approx(0.5)]]
     assert report[0][9:] == [pytest.approx(v) for v in (
         0.25, 0.2, 50 / 120, 0.6, 5 / 48, 9.5, 3 / 120, 2 / 120)] + [2]
+
+
+def test_retention_panels_read_final_cohorts_in_range(panel_results: dict[str, Any]) -> None:
+    """The latest revision of today's cohorts; the cohort 40 days back is out of range."""
+    cohorts = rows(panel_results, "Retention by join cohort")
+    assert [row[1:] for row in cohorts] == [[20, 0.4, 0.3, None, 2]]
+    assert [row[1:] for row in rows(panel_results, "Retention by join cohort", "c-alpha")] == [
+        [10, 0.6, 0.4, None, 1]]
+    assert rows(panel_results, "Retention by join channel") == [
+        ["moments", 16, 0.375, pytest.approx(5 / 16), None], ["(none)", 4, 0.5, 0.25, None]]
 
 
 def date_of_local_midnight() -> str:

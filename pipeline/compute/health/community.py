@@ -44,6 +44,14 @@ class CommunityState:
     """Start of the last hour folded into this state."""
     history: dict[int, int] = field(default_factory=dict)
     """Closed day -> its real interactions (30 days, for interactions per member)."""
+    channels: list[str] = field(default_factory=list)
+    """Join channels in the order joins first named them, at most ``MAX_CHANNELS``;
+    members' records hold an id into it (``retention.channel_id``)."""
+    cohorts: dict[int, dict[int, list[int]]] = field(default_factory=dict)
+    """Join cohorts not yet final: cohort day -> channel id -> counts (``retention.py``)."""
+    retention_through: int = -1
+    """Last day whose end the cohorts were judged at: a replay does not judge it again with
+    a later presence."""
 
     @property
     def member_count(self) -> int:
@@ -97,11 +105,17 @@ class CommunityState:
     def to_wire(self) -> dict:
         return {"a": self.anchor, "p": self.present, "x": self.absent, "u": self.departed_unknown,
                 "c": self.conflicts, "r": self.reconciled, "t": self.through_ms,
-                "h": {str(d): n for d, n in self.history.items()}}
+                "h": {str(d): n for d, n in self.history.items()}, "ch": self.channels,
+                "co": {str(c): {str(ch): counts for ch, counts in by_channel.items()}
+                       for c, by_channel in self.cohorts.items()},
+                "rt": self.retention_through}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> CommunityState:
         if not data:
             return cls()
+        cohorts = {int(c): {int(ch): list(counts) for ch, counts in by_channel.items()}
+                   for c, by_channel in data.get("co", {}).items()}
         return cls(data["a"], dict(data["p"]), dict(data["x"]), data["u"], data["c"],
-                   data["r"], data["t"], {int(d): n for d, n in data["h"].items()})
+                   data["r"], data["t"], {int(d): n for d, n in data["h"].items()},
+                   list(data.get("ch", ())), cohorts, data.get("rt", -1))

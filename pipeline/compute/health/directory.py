@@ -78,6 +78,14 @@ class Directory:
     def peek(self, community_id: str, member_id: str) -> MemberRecord | None:
         return self.members.get(community_id, {}).get(member_id)
 
+    def joined_between(self, community_id: str, first_ms: int, end_ms: int,
+                       ) -> list[tuple[str, MemberRecord]]:
+        """Members whose first join lies in [first_ms, end_ms) (retention cohorts): one
+        comparison per member of the community."""
+        return [(member_id, record)
+                for member_id, record in self.members.get(community_id, {}).items()
+                if first_ms <= record.joined_ms < end_ms]
+
     def counts(self, community_id: str, day: int) -> DayCounts:
         cached = self._counts.setdefault(community_id, {})
         if day not in cached:

@@ -18,9 +18,11 @@ When an hour closes it is *folded*, in event-time order per community:
 its counts go to the day's store (assigned per hour, so a re-fold changes
 nothing), its speakers' activity bits to their member records (setting a
 bit twice changes nothing) and its membership changes to the community
-state (guarded by ``through_ms``).  So the wiring may save in any order
-that puts the clock last, and a crash at any point replays to the same
-result.
+state (guarded by ``through_ms``).  At every local day end the horizon
+passes, retention cohorts are judged from the member records and the
+community's presence (``retention.py``; guarded by ``retention_through``).
+So the wiring may save in any order that puts the clock last, and a crash
+at any point replays to the same result.
 
 Revisions: every record carries ``2 * position + final``, where position
 is the sum of the partition's next offsets on the three topics; it grows
@@ -42,8 +44,15 @@ from pipeline.compute.health.hours import (
     HourSummary,
     HourWindow,
     Terms,
+    join_channel_of,
     membership_changes,
     summarize,
+)
+from pipeline.compute.health.retention import (
+    LAST_DAY,
+    channel_id,
+    cohort_records,
+    evaluate_day,
 )
 from pipeline.compute.health.silence import (
     ACTIVE,
@@ -63,6 +72,7 @@ from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.outputs import CommunityDayHealth, CommunityHourActivity, HotWord
+from schemas.retention import MAX_CHANNELS, CommunityRetentionCohort
 from schemas.scores import ScoredMessage
 
 HOT_WORDS = 20
@@ -82,6 +92,8 @@ class HealthConfig:
     copy_window_ms: int = COPY_WINDOW_MS
     followers: frozenset[str] = frozenset()
     """Topics derived from another (scored messages): they never lead the fold horizon."""
+    max_channels: int = MAX_CHANNELS
+    """Distinct join channels per community in retention cohorts (then ``other``)."""
 
 
 @dataclass(slots=True)
@@ -179,6 +191,8 @@ class HealthResult:
     conflicts: Counter[str] = field(default_factory=Counter)
     transitions: list[MemberTransition] = field(default_factory=list)
     """Silence status changes of members, in the order they happened (``silence.py``)."""
+    cohort_records: dict[str, CommunityRetentionCohort] = field(default_factory=dict)
+    """Retention cohorts judged in this batch, by key: the latest judgement of each."""
 
 
 Item = tuple[str, int, InputEvent | ScoredMessage]
@@ -279,8 +293,9 @@ class _Batch:
     # --- closing ---------------------------------------------------------------------
 
     def close_due(self, waiting: frozenset[str]) -> None:
-        """Fold hours, judge silence at every hour boundary passed and close days up to the
-        new horizon, in event-time order (at one instant: folds, silence, day closes)."""
+        """Fold hours, judge silence at every hour boundary passed, close days and judge
+        retention cohorts at every local day end passed, up to the new horizon, in
+        event-time order (at one instant: folds, silence, day closes, cohorts)."""
         previous = self.clock.horizon_ms
         self.clock.advance(waiting, self.config.lateness_ms, self.config.followers)
         horizon = self.clock.horizon_ms
@@ -300,13 +315,19 @@ class _Batch:
             while boundary <= horizon:
                 due.append((boundary, 1, ""))
                 boundary += HOUR_MS
+            day = self.calendar.day_number(previous)
+            while (end := self.calendar.day_bounds_ms(day)[1]) <= horizon:
+                due.append((end, 3, str(day)))
+                day += 1
         for end, kind, key in sorted(due):
             if kind == 0:
                 self.fold_hour(key)
             elif kind == 1:
                 self.judge_silence(end)
-            else:
+            elif kind == 2:
                 self.close_day(key)
+            else:
+                self.judge_cohorts(int(key))
 
     def judge_silence(self, at_ms: int) -> None:
         """Silence transitions due by ``at_ms`` in every community of the partition."""
@@ -353,16 +374,19 @@ class _Batch:
                 self.result.member_communities.add(community_id)
         conflicts = 0
         if start > community.through_ms:
-            for ts_ms, _id, action, payload in membership_changes(window):
+            for ts_ms, change_id, action, payload in membership_changes(window):
                 before = set(community.present)
                 conflict = community.apply(ts_ms, action, payload)
                 if conflict:
                     conflicts += 1
                     self.result.conflicts[conflict] += 1
                 if action == "join":
+                    channel = channel_id(community.channels, join_channel_of(window, change_id),
+                                         self.config.max_channels)
                     record = directory.record(community_id, str(payload))
                     if not record.joined_ms or ts_ms < record.joined_ms:
                         record.joined_ms = ts_ms
+                        record.channel = channel
                         self.result.member_communities.add(community_id)
                 self.presence_changed(community_id, community, before, ts_ms)
             community.through_ms = start
@@ -410,6 +434,32 @@ class _Batch:
         self.result.days.pop(key, None)
         self.touched_days.discard(key)
         self.state.directory.forget_days(community_id, day - 1)
+
+    def judge_cohorts(self, day: int) -> None:
+        """At the end of local ``day``: the retention cohorts judged then, in every community
+        of the partition with members who joined in the 31 days ending with it (quiet
+        communities too), from their records and the presence at this instant."""
+        directory = self.state.directory
+        first_ms = self.calendar.day_bounds_ms(day - LAST_DAY)[0]
+        end_ms = self.calendar.day_bounds_ms(day)[1]
+        for community_id in sorted(self.clock.communities):
+            joined = directory.joined_between(community_id, first_ms, end_ms)
+            if not joined:
+                continue
+            community = self.community(community_id)
+            if day <= community.retention_through:
+                continue  # judged before a crash, with the presence of then
+            present = community.present
+            judged = evaluate_day(community.cohorts, day, [
+                (self.calendar.day_number(record.joined_ms), record.channel,
+                 member in present and record.has("active", day))
+                for member, record in joined])
+            community.retention_through = day
+            self.community(community_id, changing=True)
+            for cohort, counts in judged.items():
+                for record in cohort_records(community_id, cohort, counts, community.channels,
+                                             self.calendar.zone, self.revision):
+                    self.result.cohort_records[record.key] = record
 
     # --- records ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar
+from pipeline.compute.health.retention import join_channel
 from pipeline.compute.interaction import COPY_WINDOW_MS, copy_key, is_mechanical
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.scores import ScoredMessage
@@ -43,7 +44,8 @@ class HourWindow:
     """What one community-hour has taken so far.
 
     ``messages``: id -> [ts_ms, role index, sender id, kind, copy key, in a 3+2 slot];
-    ``member_events``: id -> [ts_ms, member id, action];
+    ``member_events``: id -> [ts_ms, member id, action] (+ [channel] for a join through
+    one, ``retention.join_channel``);
     ``snapshots``: id -> [ts_ms, sorted member ids];
     ``scores``: scored message id -> polarity index (from the sentiment path);
     ``words``: hot-word counts of the members' text messages.
@@ -72,7 +74,11 @@ class HourWindow:
     def add_member_event(self, event: MemberEvent, ts_ms: int) -> bool:
         if event.event_id in self.member_events:
             return False
-        self.member_events[event.event_id] = [ts_ms, event.member_id, event.action]
+        entry: list = [ts_ms, event.member_id, event.action]
+        channel = join_channel(event.channel, event.qr_code_id)
+        if event.action == "join" and channel:
+            entry.append(channel)
+        self.member_events[event.event_id] = entry
         return True
 
     def add_snapshot(self, snapshot: MembershipSnapshot, ts_ms: int) -> bool:
@@ -191,7 +197,7 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
             summary.real_times[sender] = (min(first, ts_ms), ts_ms)  # in time order
     for polarity in window.scores.values():
         summary.polarity[polarity] += 1
-    for _ts, _member, action in window.member_events.values():
+    for _ts, _member, action, *_channel in window.member_events.values():
         if action == "join":
             summary.joins += 1
         elif action == "leave":
@@ -202,14 +208,21 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
 
 
 def membership_changes(window: HourWindow) -> list[tuple[int, str, str, object]]:
-    """Membership events and snapshots in (event time, id) order: (ts, id, kind, payload)."""
+    """Membership events and snapshots in (event time, id) order: (ts, id, kind, payload);
+    a join's channel is :func:`join_channel_of` its id."""
     changes: list[tuple[int, str, str, object]] = [
-        (ts, event_id, action, member) for event_id, (ts, member, action)
+        (ts, event_id, action, member) for event_id, (ts, member, action, *_channel)
         in window.member_events.items()
     ]
     changes += [(ts, snapshot_id, "snapshot", members)
                 for snapshot_id, (ts, members) in window.snapshots.items()]
     return sorted(changes, key=lambda c: (c[0], c[1]))
+
+
+def join_channel_of(window: HourWindow, event_id: str) -> str | None:
+    """The channel a join event of the window came through, if it named one."""
+    entry = window.member_events.get(event_id)
+    return entry[3] if entry is not None and len(entry) > 3 else None
 
 
 def hour_end_ms(start_ms: int) -> int:

@@ -7,7 +7,8 @@ history (it must stay small for a million members):
   or really interacted (``active``, docs/product.md "Real interaction rate")
   on local day ``day - k``; 31 days are kept, enough for MAU and 30-day
   retention.  Setting a bit twice changes nothing, so replays are harmless.
-- when the member first joined, the event time of their last real
+- when the member first joined and through which channel (an id into the
+  community's channel list, ``retention.py``), the event time of their last real
   interaction and their silence status (``silence.py``); presence itself lives
   in the community's state, so the member count and who is present change in
   one write.
@@ -32,6 +33,8 @@ class MemberRecord:
     last_active_ms: int = 0
     status: int = 0
     """Silence status (``silence.STATUS_NAMES``): active, churn_risk, win_back, left."""
+    channel: int = 0
+    """Channel of the first join: an id into ``CommunityState.channels`` (``retention.py``)."""
 
     def has(self, mask_name: str, day: int) -> bool:
         offset = self.day - day
@@ -70,6 +73,8 @@ class MemberRecord:
 
     def to_wire(self) -> list:
         wire = [self.day, self.spoke, self.active, self.joined_ms, self.last_active_ms]
+        if self.channel:
+            return wire + [self.status, self.channel]
         return wire + [self.status] if self.status else wire
 
     @classmethod

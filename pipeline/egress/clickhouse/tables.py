@@ -34,6 +34,7 @@ from schemas.outputs import (
     CommunityMinuteActivity,
     DeadLetter,
 )
+from schemas.retention import CommunityRetentionCohort
 from schemas.scores import ScoredMessage
 
 T = TypeVar("T")
@@ -158,6 +159,9 @@ ANOMALIES: TableSpec[CommunityAnomaly] = model_table(
 MEMBER_STATUS: TableSpec[MemberStatusChange] = model_table(
     "member_status_changes", _fields(MemberStatusChange),
 )
+RETENTION_COHORTS: TableSpec[CommunityRetentionCohort] = model_table(
+    "community_retention_cohort", _fields(CommunityRetentionCohort), {"is_final": int},
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """window_start of whole-campaign and cumulative rows (a key column cannot be NULL)."""
@@ -217,6 +221,6 @@ def alerts_identity(alerts: Sequence[Alert]) -> str:
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     *RAW_TABLES.values(), DEAD_LETTERS, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALIES,
-    MEMBER_STATUS, CAMPAIGN_FUNNEL, CONVERSION_ALERTS, SALES_TOTALS, MESSAGE_SENTIMENT,
-    SENTIMENT_ALERTS,
+    MEMBER_STATUS, RETENTION_COHORTS, CAMPAIGN_FUNNEL, CONVERSION_ALERTS, SALES_TOTALS,
+    MESSAGE_SENTIMENT, SENTIMENT_ALERTS,
 )

@@ -293,3 +293,85 @@ def silence_transitions(events: list[dict], lateness_ms: int, end_ms: int,
                              since))
                     status[member] = "win_back"
     return out
+
+
+def _day_end_ms(day: date, zone: str) -> int:
+    following = day + timedelta(days=1)
+    return int(datetime(following.year, following.month, following.day,
+                        tzinfo=ZoneInfo(zone)).timestamp() * 1000)
+
+
+def _present_at(changes: list[dict], end_ms: int) -> set[str]:
+    """Who is present after the changes before ``end_ms`` (membership rules, time order)."""
+    present: set[str] = set()
+    for c in changes:
+        if c["ts"] >= end_ms:
+            break
+        if c["action"] == "snapshot":
+            present = set(c["member_ids"])
+        elif c["action"] == "join":
+            present.add(c["member_id"])
+        else:
+            present.discard(c["member_id"])
+    return present
+
+
+def retention_cohorts(events: list[dict], lateness_ms: int, end_ms: int,
+                      zone: str = "Asia/Shanghai", copy_window_ms: int = 600_000,
+                      max_channels: int = 20) -> dict[tuple[str, date, str], tuple]:
+    """(community, cohort day, channel or '*') -> (size, retained day 1, day 7, day 30) of
+    every join cohort whose day ended by ``end_ms``, a retained count None while its day has
+    not ended (docs/metrics.md, "Retention cohorts").  A member's cohort is the local day of
+    their first accepted join by (time, id), its channel that join's: the channel, else the
+    QR code id; the community's first ``max_channels`` names in (time, id) order of all its
+    joins, later ones 'other', none '(none)'.  Retained on day n: present at the end of
+    cohort day + n (membership replayed from scratch) and a real interaction that day."""
+    accepted, _ = accepted_events(events, lateness_ms)
+    kinds = classify([e for e in accepted if e["topic"] == "chat"], copy_window_ms)
+    active: dict[tuple[str, str], set[date]] = defaultdict(set)
+    changes: dict[str, list[dict]] = defaultdict(list)
+    for e in accepted:
+        if e["topic"] == "chat" and kinds[e["id"]] == "real":
+            active[(e["community_id"], e["member_id"])].add(day_of(e["ts"], zone))
+        elif e["topic"] in ("members", "snapshots"):
+            changes[e["community_id"]].append(e)
+    out: dict[tuple[str, date, str], tuple] = {}
+    for community, items in changes.items():
+        items.sort(key=lambda c: (c["ts"], c["id"]))
+        names: list[str] = []
+        first: dict[str, tuple[date, str]] = {}
+        for c in items:
+            if c["action"] != "join":
+                continue
+            name = c.get("channel") or c.get("qr_code_id") or None
+            if name is None or name == "(none)":
+                label = "(none)"
+            elif name in ("*", "other"):
+                label = "other"
+            elif name in names or len(names) < max_channels:
+                names += [] if name in names else [name]
+                label = name
+            else:
+                label = "other"
+            first.setdefault(c["member_id"], (day_of(c["ts"], zone), label))
+        cohorts: dict[date, list[tuple[str, str]]] = defaultdict(list)
+        for member, (day, label) in first.items():
+            cohorts[day].append((member, label))
+        for day, members in cohorts.items():
+            if _day_end_ms(day, zone) > end_ms:
+                continue
+            kept_by_n = []
+            for n in (1, 7, 30):
+                later = day + timedelta(days=n)
+                later_end = _day_end_ms(later, zone)
+                if later_end > end_ms:
+                    kept_by_n.append(None)
+                    continue
+                present = _present_at(items, later_end)
+                kept_by_n.append({m for m, _ in members if m in present
+                                  and later in active[(community, m)]})
+            for label in {"*"} | {label for _, label in members}:
+                group = {m for m, lab in members if label in ("*", lab)}
+                out[(community, day, label)] = (len(group), *(
+                    None if kept is None else len(kept & group) for kept in kept_by_n))
+    return out

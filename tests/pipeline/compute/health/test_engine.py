@@ -8,16 +8,26 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.compute.health.calendar import CommunityCalendar
+from pipeline.compute.health.community import CommunityState
 from pipeline.compute.health.directory import Directory
 from pipeline.compute.health.engine import HealthClock, HealthConfig, HealthState, apply_batch
 from pipeline.compute.hot_words import message_terms
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.scores import ScoredMessage
-from tests.pipeline.compute.health.oracle import day_health, record_view, silence_transitions
+from tests.pipeline.compute.health.oracle import (
+    day_health,
+    record_view,
+    retention_cohorts,
+    silence_transitions,
+)
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 LATENESS_MS = 3_600_000
 CONFIG = HealthConfig(CommunityCalendar(), LATENESS_MS, message_terms)
+JOIN_WAYS = (("poster", None), ("article", "qr-a1"), (None, "qr-b2"), (None, None),
+             ("douyin", None), ("moments", "qr-m"), ("other", None), ("offline", None))
+"""(channel, QR code id) of joins: both, one, neither, a reserved name, more than a small
+cap of channels."""
 TEXTS = ("这款面霜用了三天皮肤变好了", "收到", "+1", "[捂脸]", "有人知道怎么退款吗", "打卡",
          "周末的直播几点开始", "这个价格太贵了吧", "好的", "谢谢分享，很有用")
 
@@ -25,7 +35,8 @@ TEXTS = ("这款面霜用了三天皮肤变好了", "收到", "+1", "[捂脸]", 
 class Store:
     """The wiring's tables as dicts, saved in the agent's order (clock before deletions)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: HealthConfig = CONFIG) -> None:
+        self.config = config
         self.hours: dict = {}
         self.days: dict = {}
         self.communities: dict = {}
@@ -33,6 +44,7 @@ class Store:
         self.clock: dict | None = None
         self.published: dict = {}
         self.transitions: list = []
+        self.cohorts: dict = {}
         self.restart()
 
     def restart(self) -> None:
@@ -42,12 +54,14 @@ class Store:
     def run(self, items: list, save: str = "all", waiting: frozenset[str] = frozenset()) -> None:
         clock = HealthClock.from_wire(self.clock)
         state = HealthState(self.hours.get, self.days.get, self.communities.get, self.directory)
-        result = apply_batch(clock, state, items, CONFIG, waiting)
+        result = apply_batch(clock, state, items, self.config, waiting)
         self.transitions += result.transitions  # published (at least once)
-        for record in result.day_records:
-            current = self.published.get(record.key)
-            if current is None or record.revision >= current.revision:
-                self.published[record.key] = record
+        for published, records in ((self.published, result.day_records),
+                                   (self.cohorts, result.cohort_records.values())):
+            for record in records:
+                current = published.get(record.key)
+                if current is None or record.revision >= current.revision:
+                    published[record.key] = record
         if save == "none":
             return
         for key, window in result.hours.items():
@@ -60,6 +74,8 @@ class Store:
             return
         for community_id, community in result.communities.items():
             self.communities[community_id] = community.to_wire()
+        if save == "no_clock":
+            return
         self.clock = clock.to_wire()
         for key in result.closed_hours:
             self.hours.pop(key, None)
@@ -70,14 +86,17 @@ class Store:
 def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
     """(event time ms, event) of three communities, with joins, leaves and conflicts."""
     rng = random.Random(seed)
+    ways = random.Random(f"channels-{seed}")  # apart: the other draws stay as they were
     events: list[tuple[int, object]] = []
     for c in range(3):
         community = f"c{c}"
         members = [f"{community}-u{i}" for i in range(40)]
         for i, member in enumerate(members[:25]):
             ts = T0 + timedelta(minutes=rng.randrange(0, 600))
+            channel, qr_code_id = ways.choice(JOIN_WAYS)
             events.append((ts, MemberEvent(event_id=f"j{c}-{i}", community_id=community,
-                                           member_id=member, action="join", ts=ts)))
+                                           member_id=member, action="join", ts=ts,
+                                           channel=channel, qr_code_id=qr_code_id)))
         if c == 1:  # a snapshot on the second day anchors community c1
             ts = T0 + timedelta(days=1, hours=3)
             events.append((ts, MembershipSnapshot(
@@ -85,8 +104,10 @@ def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
         for k in range(40):
             ts = T0 + timedelta(minutes=rng.randrange(600, days * 1440))
             action = rng.choice(("join", "leave", "removed"))
+            channel, qr_code_id = ways.choice(JOIN_WAYS) if action == "join" else (None, None)
             events.append((ts, MemberEvent(event_id=f"e{c}-{k}", community_id=community,
-                                           member_id=rng.choice(members), action=action, ts=ts)))
+                                           member_id=rng.choice(members), action=action, ts=ts,
+                                           channel=channel, qr_code_id=qr_code_id)))
         for k in range(900):
             ts = T0 + timedelta(seconds=rng.randrange(0, days * 86400))
             role = rng.choices(("member", "staff", "bot"), (0.85, 0.1, 0.05))[0]
@@ -133,7 +154,8 @@ def as_oracle_input(delivered: list[tuple[int, object]]) -> list[dict]:
                                "text": e.text})
         elif isinstance(e, MemberEvent):
             out.append(base | {"topic": "members", "id": e.event_id, "member_id": e.member_id,
-                               "action": e.action})
+                               "action": e.action, "channel": e.channel,
+                               "qr_code_id": e.qr_code_id})
         elif isinstance(e, ScoredMessage):
             out.append(base | {"topic": "scores", "id": "s:" + e.message_id, "ts": e.ts_ms,
                                "polarity": e.polarity})
@@ -166,6 +188,25 @@ def flush(delivered: list[tuple[int, object]]) -> list[tuple[str, int, object]]:
                                                 member_id="x", ts=ts))]
 
 
+def cohorts_of(store: Store) -> dict:
+    """The latest record of each retention cohort: (size, retained day 1, 7, 30)."""
+    out = {}
+    for r in store.cohorts.values():
+        kept = (r.retained_d1, r.retained_d7, r.retained_d30)
+        rates = (r.retention_d1, r.retention_d7, r.retention_d30)
+        assert rates == tuple(None if n is None else round(n / r.cohort_size, 6) for n in kept)
+        assert r.is_final == (r.retained_d30 is not None) and r.revision % 2 == r.is_final
+        out[(r.community_id, r.cohort_day, r.channel)] = (r.cohort_size, *kept)
+    return out
+
+
+def expected_cohorts(store: Store, delivered: list[tuple[int, object]]) -> dict:
+    """The brute force's cohorts up to the store's fold horizon."""
+    end = HealthClock.from_wire(store.clock).horizon_ms
+    return retention_cohorts(as_oracle_input(delivered), LATENESS_MS, end,
+                             max_channels=store.config.max_channels)
+
+
 def final_days(store: Store) -> dict:
     return {(r.community_id, r.day): record_view(r) for r in store.published.values()
             if r.community_id != "c-flush"}
@@ -188,6 +229,9 @@ def test_day_records_equal_the_brute_force(seed: int) -> None:
     assert any(v["membership_conflicts"] for v in expected.values())
     assert any(v["copy_messages"] for v in expected.values())
     assert {v["member_count_anchor"] for v in expected.values()} == {"relative", "snapshot"}
+    cohorts = expected_cohorts(store, delivered)
+    assert cohorts_of(store) == cohorts
+    assert any(v[1] for v in cohorts.values())  # somebody was retained on day 1
 
 
 def test_a_crash_at_any_point_replays_to_the_same_result() -> None:
@@ -206,6 +250,7 @@ def test_a_crash_at_any_point_replays_to_the_same_result() -> None:
     assert final_days(crashed) == final_days(clean)
     expected = day_health(as_oracle_input(delivered), LATENESS_MS)
     assert final_days(clean) == {k: v for k, v in expected.items()}
+    assert cohorts_of(crashed) == cohorts_of(clean) == expected_cohorts(clean, delivered)
 
 
 def test_open_days_are_published_with_growing_revisions() -> None:
@@ -246,6 +291,7 @@ def test_the_interleaving_of_topics_does_not_change_the_result(
         store.run(interleaved[i:i + 150], waiting=waiting_after(interleaved, i + 150))
     store.run(flush(delivered))
     assert final_days(store) == day_health(as_oracle_input(delivered), LATENESS_MS)
+    assert cohorts_of(store) == expected_cohorts(store, delivered)
 
 
 def test_scores_from_a_worker_ahead_never_close_hours_chat_has_not_reached() -> None:
@@ -346,3 +392,91 @@ def test_silence_transitions_do_not_depend_on_batching() -> None:
         found.append(transitions_of(store))
     assert found[0] == found[1] == found[2]
     assert any(t[2] == "reactivated" for t in found[0])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_retention_cohorts_to_day_30_equal_the_brute_force(seed: int) -> None:
+    """Five weeks, so cohorts reach day 7 and day 30; three channels per community (the
+    others are 'other'); community c2 falls silent after its first day and its cohorts are
+    still judged, because the partition's other communities move the horizon."""
+    events = make_events(seed, days=35)
+    quiet_from = int((T0 + timedelta(days=1)).timestamp() * 1000)
+    events = [(ts, e) for ts, e in events if e.community_id != "c2" or ts < quiet_from]
+    delivered = deliver(events, seed)
+    store = Store(HealthConfig(CommunityCalendar(), LATENESS_MS, message_terms,
+                               max_channels=3))
+    stream = items(delivered)
+    for i in range(0, len(stream), 97):
+        store.run(stream[i:i + 97], waiting=waiting_after(stream, i + 97))
+    store.run(flush(delivered))
+    expected = expected_cohorts(store, delivered)
+    assert cohorts_of(store) == expected
+    assert any(v[3] for v in expected.values()) and any(v[2] for v in expected.values())
+    assert {k[2] for k in expected} >= {"*", "other", "(none)"}
+    assert any(k[0] == "c2" and v[3] is not None for k, v in expected.items())
+    assert all(r.is_final == (r.cohort_day.toordinal() <= T0.date().toordinal() + 7)
+               for r in store.cohorts.values())  # the flush closes days 35 to 37 too
+    communities = {key: CommunityState.from_wire(wire)
+                   for key, wire in store.communities.items()}
+    assert all(len(c.channels) <= 3 and all(day > max(c.cohorts) - 31 for day in c.cohorts)
+               for c in communities.values() if c.cohorts)
+
+
+def test_retention_survives_a_crash_before_the_clock_is_saved() -> None:
+    """A replay that finds the communities' state already saved (their presence at the end
+    of the batch) does not judge their cohorts again: the records stay the first run's."""
+    delivered = deliver(make_events(8, days=10), 8)
+    stream = items(delivered)
+    clean, crashed = Store(), Store()
+    for n, i in enumerate(range(0, len(stream), 300)):
+        batch, waiting = stream[i:i + 300], waiting_after(stream, i + 300)
+        clean.run(batch, waiting=waiting)
+        crashed.run(batch, save=("no_clock", "partial", "none")[n % 3], waiting=waiting)
+        crashed.restart()
+        crashed.run(batch, waiting=waiting)
+    clean.run(flush(delivered))
+    crashed.run(flush(delivered))
+    assert cohorts_of(crashed) == cohorts_of(clean) == expected_cohorts(clean, delivered)
+    assert any(v[2] is not None for v in cohorts_of(clean).values())
+
+
+def test_a_cohort_is_judged_on_days_1_7_and_30_and_then_final() -> None:
+    """A re-join keeps the first cohort and channel; speaking while absent is not retention;
+    a member known only from a snapshot has no cohort; c9 is quiet between the judged days
+    while c8 moves the partition's time."""
+    def at(day: int, hour: int = 2) -> datetime:
+        return T0 + timedelta(days=day, hours=hour)  # 10:00 Beijing time
+
+    def join(i: str, member: str, day: int, **way: str) -> tuple[datetime, MemberEvent]:
+        return at(day), MemberEvent(event_id=i, community_id="c9", member_id=member,
+                                    action="join", ts=at(day), **way)
+
+    def say(i: str, member: str, day: int, community: str = "c9") -> tuple:
+        return at(day, 3), ChatMessage(message_id=i, community_id=community, member_id=member,
+                                       text=f"第{i}条：今天的课讲得真好", ts=at(day, 3))
+
+    def leave(i: str, member: str, day: int) -> tuple[datetime, MemberEvent]:
+        return at(day, 4), MemberEvent(event_id=i, community_id="c9", member_id=member,
+                                       action="leave", ts=at(day, 4))
+
+    events = [(at(0, 1), MembershipSnapshot(snapshot_id="s", community_id="c9",
+                                            member_ids=["old"], ts=at(0, 1))),
+              join("j1", "stay", 0, channel="poster"), join("j2", "back", 0, qr_code_id="qr-9"),
+              join("j3", "late", 1), leave("l1", "back", 3), join("j4", "back", 6, channel="x"),
+              leave("l2", "back", 20)]
+    for day in (1, 7, 8, 30):
+        events += [say(f"{m}{day}", m, day) for m in ("stay", "back", "late", "old")]
+    events += [say(f"k{day}", "keeper", day, "c8") for day in range(0, 40)]
+    events.sort(key=lambda pair: pair[0])
+    delivered = [(int(ts.timestamp() * 1000), e) for ts, e in events]
+    store = Store()
+    stream = items(delivered)
+    for i in range(0, len(stream), 4):
+        store.run(stream[i:i + 4])
+    got = cohorts_of(store)
+    day0, day1 = T0.date(), T0.date() + timedelta(days=1)
+    assert got == {("c9", day0, "*"): (2, 2, 2, 1), ("c9", day0, "poster"): (1, 1, 1, 1),
+                   ("c9", day0, "qr-9"): (1, 1, 1, 0), ("c9", day1, "*"): (1, 0, 1, 0),
+                   ("c9", day1, "(none)"): (1, 0, 1, 0)}
+    assert all(store.cohorts[f"c9|{day}|*"].is_final for day in (day0, day1))
+    assert got == expected_cohorts(store, delivered)
