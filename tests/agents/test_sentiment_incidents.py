@@ -162,20 +162,28 @@ def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_pa
     assert all(orjson.loads(a.model_dump_json())["community_id"] for a in incidents.values())
 
 
+def start_split_workers(settings: Settings, tmp_path: Path, **update: object,
+                        ) -> tuple[dict[str, Settings], dict[str, WorkerProcess]]:
+    """The production topology: an ``alerts`` and a ``metrics`` worker, each its own
+    consumer group, port and state directory (``update``: more settings for both)."""
+    roles = {
+        role: settings.model_copy(update={
+            "worker_role": role, "web_port": free_port(), "data_dir": tmp_path / f"state-{role}",
+            **update,
+        })
+        for role in ("alerts", "metrics")
+    }
+    workers = {role: WorkerProcess(s, tmp_path / f"{role}-1.log") for role, s in roles.items()}
+    for worker in workers.values():
+        worker.start()
+    return roles, workers
+
+
 def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: Path) -> None:
     """The production topology: the alert path and the metrics path in separate worker
     groups; the alert worker has no ClickHouse, the metrics worker stores its output."""
     stream = generate(SPLIT_WORKERS_STREAM)
-    roles = {
-        role: pipeline_settings.model_copy(update={
-            "worker_role": role, "web_port": free_port(), "console_token": TOKEN,
-            "data_dir": tmp_path / f"state-{role}",
-        })
-        for role in ("alerts", "metrics")
-    }
-    workers = {role: WorkerProcess(s, tmp_path / f"{role}.log") for role, s in roles.items()}
-    for worker in workers.values():
-        worker.start()
+    roles, workers = start_split_workers(pipeline_settings, tmp_path, console_token=TOKEN)
     try:
         produce(stream.records, pipeline_settings)
         wait_until_committed_all(list(roles.values()),
@@ -219,16 +227,7 @@ def test_each_split_worker_killed_mid_stream_resumes_exactly(
     one id per episode (none lost, none graded twice), a replay republishes a revision
     unchanged, and every minute count is exact."""
     stream = generate(SPLIT_WORKERS_STREAM)
-    roles = {
-        role: pipeline_settings.model_copy(update={
-            "worker_role": role, "web_port": free_port(), "store": "rocksdb://",
-            "data_dir": tmp_path / f"state-{role}",
-        })
-        for role in ("alerts", "metrics")
-    }
-    workers = {role: WorkerProcess(s, tmp_path / f"{role}-1.log") for role, s in roles.items()}
-    for worker in workers.values():
-        worker.start()
+    roles, workers = start_split_workers(pipeline_settings, tmp_path, store="rocksdb://")
     try:
         produce(stream.records, pipeline_settings)
         chat = pipeline_settings.topic(CHAT_MESSAGES.name)
