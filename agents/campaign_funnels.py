@@ -66,6 +66,7 @@ def register(ctx: PipelineContext) -> None:
     """partition -> watermark, last judgement and the partition's campaigns."""
     book = FunnelBook()
     loaded_for: set[frozenset] = set()
+    ctx.on_erasure(AGENT_NAME, loaded_for.clear)  # a person erased: rebuild the book
 
     def ensure_book() -> None:
         """Rebuild the in-memory view from the table whenever the assignment changed (a

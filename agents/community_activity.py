@@ -104,6 +104,7 @@ def register(ctx: PipelineContext) -> None:
     )
     directory = Directory()
     loaded_for: set[frozenset] = set()
+    ctx.on_erasure(AGENT_NAME, loaded_for.clear)  # a member erased: rebuild the directory
     state = HealthState(hours.get, days.get, communities.get, directory)
 
     def ensure_directory() -> None:

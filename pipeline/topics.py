@@ -161,6 +161,13 @@ SALES_PARTIALS = TopicSpec(
     "one combiner owns each row.",
     retention_ms=7 * DAY_MS,
 )
+PRIVACY_ERASURES = TopicSpec(
+    "pipeline.privacy-erasures.v1",
+    "request id (one record per partition, sent to each)",
+    "ErasureRequest of `pulse members delete`: the member and the table keys naming them "
+    "on that partition, applied by every agent holding member state (compute/erasure.py).",
+    retention_ms=1 * DAY_MS,
+)
 
 INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS, FUNNEL_EVENTS)
 COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
@@ -169,14 +176,14 @@ OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMAL
                  MEMBER_STATUS, RETENTION_COHORTS, FUNNEL_METRICS, CONVERSION_ALERTS,
                  SALES_TOTALS, SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, JOURNEYS_BY_MEMBER,
-                   SALES_PARTIALS)
+                   SALES_PARTIALS, PRIVACY_ERASURES)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS
 
 ROLE_TOPICS: dict[str, tuple[TopicSpec, ...]] = {
     "alerts": (CHAT_MESSAGES, INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_ALERTS,
-               ANOMALY_ALERTS, CONVERSION_ALERTS),
+               ANOMALY_ALERTS, CONVERSION_ALERTS, PRIVACY_ERASURES),
     "metrics": INPUT_TOPICS + (SENTIMENT_SCORES, SENTIMENT_ALERTS, JOURNEYS_BY_MEMBER,
-                               SALES_PARTIALS),
+                               SALES_PARTIALS, PRIVACY_ERASURES),
 }
 """Topics each worker role consumes (``pipeline.app.factory`` registers agents to match)."""
 

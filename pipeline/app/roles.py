@@ -6,6 +6,9 @@
   ClickHouse stores of the sentiment path, the moderator console;
 - ``all``: both, in one process (demo, most tests).
 
+Every role also runs ``privacy-erasures``, which erases a member from the tables of the
+role's agents on request (``pulse members delete``).
+
 Split roles are separate consumer groups, so alerts never queue behind
 metrics; the topics each role consumes are declared in
 ``pipeline.topics.ROLE_TOPICS`` (a test checks that the agents match).
@@ -20,6 +23,7 @@ from agents import (
     community_activity,
     escalation_timer,
     metric_alert_delivery,
+    privacy_erasures,
     raw_events,
     sales_ledgers,
     sales_totals,
@@ -73,3 +77,4 @@ def register_role(ctx: PipelineContext, role: str) -> None:
         register_alert_path(ctx)
     if role in ("all", "metrics"):
         register_metrics_path(ctx)
+    privacy_erasures.register(ctx)  # last: edits the tables the agents above opened

@@ -24,9 +24,11 @@ Erasure rules, per table (:data:`STATE_TABLES`, DESIGN.md "Privacy"):
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from pipeline.compute.health.community import CommunityState
 
@@ -170,3 +172,61 @@ def erase_state(table: StateTable, key: str, value: Any, member_id: str,
     if table.rule == "tombstone_or_anonymise" and key_names(key, ids):
         return TOMBSTONE
     return anonymise(value, ids, token)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    """One partition's share of a ``pulse members delete`` (topic
+    ``pipeline.privacy-erasures.v1``): the table keys of that partition whose values name
+    the member, as found on the changelogs, and the token replacing the member's ids.
+
+    The keys are listed because a worker cannot tell which partition a key of a
+    ``memory://`` table lives on; the deleting command read them from that partition's
+    changelogs, so the agents rewrite exactly those, on the same changelog partition.
+    """
+
+    request_id: str
+    member_id: str
+    member_ref: str
+    token: str
+    community: str | None = None
+    keys: tuple[tuple[str, str], ...] = ()
+    """(table, key) pairs of this partition."""
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset({self.member_id, self.member_ref})
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"request_id": self.request_id, "member_id": self.member_id,
+                             "member_ref": self.member_ref, "token": self.token,
+                             "community": self.community, "keys": self.keys})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ErasureRequest:
+        data = orjson.loads(raw)
+        keys = tuple((str(table), str(key)) for table, key in data.get("keys", ()))
+        return cls(str(data["request_id"]), str(data["member_id"]), str(data["member_ref"]),
+                   str(data["token"]), data.get("community"), keys)
+
+
+def erasure_writes(request: ErasureRequest, tables: Collection[str],
+                   get: Callable[[str, str], Any]) -> list[tuple[str, str, Any]]:
+    """What to write to erase the request's keys of ``tables`` (the tables one agent owns):
+    (table, key, new value or ``TOMBSTONE``), read through ``get(table, key)``.
+
+    A key already erased (absent, or its value unchanged by the rule) gives no write, so a
+    replayed request changes nothing more.
+    """
+    writes: list[tuple[str, str, Any]] = []
+    for name, key in request.keys:
+        table = STATE_TABLE_BY_NAME.get(name)
+        if table is None or name not in tables or table.rule == "none":
+            continue
+        value = get(name, key)
+        if value is None:
+            continue
+        erased = erase_state(table, key, value, request.member_id, request.ids, request.token)
+        if erased != value:
+            writes.append((name, key, erased))
+    return writes

@@ -41,12 +41,14 @@ def batch_agent(
     linger_s = settings.batch_within_s if within_s is None else within_s
     duration = ctx.prometheus.batch_duration.labels(name)
     processed = ctx.prometheus.events_processed.labels(counts_as.name) if counts_as else None
+    lock = ctx.batch_lock(name)
 
     async def run(stream: StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, linger_s):
             await ctx.ensure_started()
             started = time.perf_counter()
-            await handle(events)
+            async with lock:  # uncontended but for a privacy erasure of the agent's state
+                await handle(events)
             duration.observe(time.perf_counter() - started)
             if processed is not None:
                 processed.inc(len(events))

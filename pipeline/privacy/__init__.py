@@ -16,3 +16,6 @@ console and the logs never show the member's data.
 
 DEFAULT_SCAN_LIMIT = 1_000_000
 """Newest records of each input topic an export scans (``--scan-limit``; 0: none)."""
+DEFAULT_STATE_TIMEOUT_S = 120
+"""How long ``delete`` waits for the workers to erase the member from their table state
+(``--state-timeout``)."""

@@ -23,8 +23,8 @@ from clickhouse_connect.driver.client import Client
 AUDIT_TABLE = "privacy_requests"
 Action = Literal["export", "delete"]
 Outcome = Literal["done", "incomplete", "failed"]
-"""incomplete: rows remained after the erasure, or the member is still in a store this
-command does not erase (the workers' table state); ``pending`` says where.  The input
+"""incomplete: rows remained after the erasure, or the workers had not erased the member
+from their table state when the command stopped waiting; ``pending`` says where.  The input
 topics are always pending until their retention and do not make a request incomplete."""
 
 

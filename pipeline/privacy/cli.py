@@ -1,8 +1,10 @@
 """``pulse members export | delete``: one member's data on request (PIPL access, erasure).
 
 Prints the request id, counts per store and where the export went: never the
-member's data.  With embedded ClickHouse (chdb), run it while the worker is stopped
-(one process per data directory); with a ClickHouse server, any time.
+member's data.  ``delete`` needs the workers running (they erase their own table state)
+and ClickHouse: with embedded ClickHouse (chdb: one process per data directory), run
+``delete --state-only`` while the worker runs, then ``delete`` with it stopped; with a
+ClickHouse server, ``delete`` any time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.privacy import DEFAULT_SCAN_LIMIT
+from pipeline.privacy import DEFAULT_SCAN_LIMIT, DEFAULT_STATE_TIMEOUT_S
 
 console = Console()
 
@@ -64,19 +66,32 @@ def delete(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     operator: str = typer.Option(None, "--operator", envvar="PULSE_PRIVACY_OPERATOR",
                                  help=OPERATOR_HELP),
+    state_timeout: int = typer.Option(
+        DEFAULT_STATE_TIMEOUT_S, "--state-timeout", min=0,
+        help="Seconds to wait for the running workers to erase the member from their "
+             "table state (0: ask them, do not wait)."),
+    state_only: bool = typer.Option(
+        False, "--state-only",
+        help="Only the workers' table state, no ClickHouse (embedded chdb: run this while "
+             "the worker runs, then delete again with it stopped); not audited."),
 ) -> None:
-    """Erase a member from ClickHouse and the compacted topics (irreversible)."""
+    """Erase a member: the workers' table state, then ClickHouse and the compacted topics
+    (irreversible)."""
     from pipeline.app.settings import load_settings
-    from pipeline.privacy.requests import delete_member
+    from pipeline.privacy.requests import delete_member, delete_member_state
 
     if not yes:
         typer.confirm("Irreversibly erase this member's data?", abort=True)
     with _quiet_failure():
-        result = delete_member(load_settings(), member_id, community, _operator(operator))
+        if state_only:
+            result = delete_member_state(load_settings(), member_id, community, state_timeout)
+        else:
+            result = delete_member(load_settings(), member_id, community, _operator(operator),
+                                   state_timeout_s=state_timeout)
     _report(result)
     for line in result.pending:
         console.print(f"[yellow]still held:[/yellow] {line}")
-    if result.remaining:
+    if result.remaining or result.outcome != "done":
         raise typer.Exit(1)
 
 

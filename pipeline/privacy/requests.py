@@ -24,11 +24,11 @@ from pipeline.app.settings import Settings
 from pipeline.compute.escalation.policy import DEFAULT_POLICY, EscalationPolicy
 from pipeline.compute.escalation.signals import member_ref
 from pipeline.egress.clickhouse.client import connect, create_schema
-from pipeline.privacy import DEFAULT_SCAN_LIMIT
+from pipeline.privacy import DEFAULT_SCAN_LIMIT, DEFAULT_STATE_TIMEOUT_S
 from pipeline.privacy.audit import Action, AuditEntry, Outcome, subject_digest, write_audit
 from pipeline.privacy.clickhouse import ClickHouseStore, Subject
 from pipeline.privacy.document import decode_value, write_document
-from pipeline.privacy.state import state_entries
+from pipeline.privacy.state import StateErasure, erase_member_state, state_entries
 from pipeline.privacy.topics import (
     KafkaReader,
     input_retention,
@@ -36,6 +36,7 @@ from pipeline.privacy.topics import (
     reference_context,
     scan_inputs,
 )
+from pipeline.topics import DAY_MS, PRIVACY_ERASURES, ensure_topics
 
 TOKEN_PREFIX = "erased-"
 
@@ -182,17 +183,61 @@ def export_notes(scan_limit: int) -> list[str]:
     ]
 
 
+def new_token() -> str:
+    """A random id replacing the member's where a record is kept; stored nowhere else."""
+    return TOKEN_PREFIX + secrets.token_hex(8)
+
+
+def erase_workers_state(settings: Settings, subject: Subject, request_id: str, token: str,
+                        timeout_s: float, reader: KafkaReader | None = None) -> StateErasure:
+    """Ask the running workers to erase the member from their tables (one request per
+    partition of ``pipeline.privacy-erasures.v1``) and wait until the changelogs no longer
+    name them, at most ``timeout_s`` (0: send, do not wait)."""
+    reader = reader or KafkaReader(settings)
+    topic = settings.topic(PRIVACY_ERASURES.name)
+
+    def send(messages: list[tuple[int, bytes]]) -> None:
+        if topic not in reader.topic_names():
+            ensure_topics(settings, (PRIVACY_ERASURES,))
+        reader.send(topic, [(p, request_id.encode(), value) for p, value in messages])
+
+    return erase_member_state(reader, send, subject, request_id, token,
+                              settings.topic_partitions, timeout_s)
+
+
+def state_report(state: StateErasure, timeout_s: float) -> tuple[Counter[str], list[str]]:
+    """Counts (``state.<table>.found`` / ``.remaining``, ``state.requests``) and what is
+    still held, from the workers' erasure."""
+    counts: Counter[str] = Counter({f"{k}.found": v for k, v in state.found.items()})
+    counts.update({f"{k}.remaining": v for k, v in state.remaining.items() if v})
+    if state.sent:
+        counts["state.requests"] = state.sent
+    retention = PRIVACY_ERASURES.retention_ms // DAY_MS
+    waited = (f"still there after {timeout_s:g} s: are the workers running? the request "
+              f"waits for them for {retention} day(s); run delete again to confirm"
+              if timeout_s > 0 else "requested, not waited for (--state-timeout 0)")
+    pending = [f"{name}: {count} (workers' table state, {waited})"
+               for name, count in sorted(state.remaining.items()) if count]
+    return counts, pending
+
+
 def delete_member(settings: Settings, member_id: str, community: str | None, operator: str,
-                  clock: Clock = _now) -> RequestResult:
-    """Erase the member from ClickHouse and the member-keyed compacted topics; count what
-    remains in the workers' table state (erased by the workers, not here)."""
+                  clock: Clock = _now, state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S,
+                  ) -> RequestResult:
+    """Have the workers erase the member from their table state (waiting for it, so that
+    no worker re-emits their rows afterwards), then erase ClickHouse and the member-keyed
+    compacted topics."""
     with PrivacyRequest(settings, "delete", member_id, community, operator, clock) as request:
         subject, store, counts = request.subject, request.store, request.counts
-        token = TOKEN_PREFIX + secrets.token_hex(8)
+        token = new_token()
+        reader = KafkaReader(settings)
+        state = erase_workers_state(settings, subject, request.audit.request_id, token,
+                                    state_timeout_s, reader)
+        found, pending = state_report(state, state_timeout_s)
+        counts.update(found)
         messages = store.message_keys(subject)
         store.erase(subject, token, messages, counts)
         remaining = store.remaining(subject, messages)
-        reader = KafkaReader(settings)
         for name, records in member_keyed_records(reader, subject).items():
             latest = {r.key: r for r in records}
             live = {key: r.partition for key, r in latest.items() if r.value is not None}
@@ -200,15 +245,23 @@ def delete_member(settings: Settings, member_id: str, community: str | None, ope
         for name, records in member_keyed_records(reader, subject).items():
             latest = {r.key: r.value for r in records}
             remaining[f"topic.{name}"] = sum(value is not None for value in latest.values())
-        _, found = state_entries(reader, subject)
-        pending = [f"{store_name}: {count} (workers' table state, not erased here)"
-                   for store_name, count in sorted(found.items())]
         pending.append(f"input topics until their retention ({input_retention()})")
-        counts.update({f"{k}.found": v for k, v in found.items()})
         counts.update({f"{k}.remaining": v for k, v in remaining.items() if v})
-        outcome: Outcome = "incomplete" if +remaining or +found else "done"
+        outcome: Outcome = "incomplete" if +remaining or +state.remaining else "done"
         note = "rows remain after erasure" if +remaining else ""
         request.audit.finish(clock(), outcome, counts, pending, note)
         return RequestResult(request.audit.request_id, outcome, counts, pending,
                              remaining=sum(remaining.values()))
 
+
+def delete_member_state(settings: Settings, member_id: str, community: str | None,
+                        state_timeout_s: float = DEFAULT_STATE_TIMEOUT_S) -> RequestResult:
+    """Only the workers' part of a deletion, without ClickHouse (so that it runs beside a
+    worker owning an embedded chdb); not audited: the full ``delete`` that must follow is."""
+    subject = subject_of(settings, member_id, community)
+    request_id = new_request_id()
+    state = erase_workers_state(settings, subject, request_id, new_token(), state_timeout_s)
+    counts, pending = state_report(state, state_timeout_s)
+    pending.append("ClickHouse and the compacted topics: run delete without --state-only")
+    outcome: Outcome = "incomplete" if +state.remaining else "done"
+    return RequestResult(request_id, outcome, counts, pending)

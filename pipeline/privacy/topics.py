@@ -187,20 +187,24 @@ class KafkaReader:
 
     def tombstone(self, topic: str, keys: dict[bytes, int]) -> int:
         """A null value for each key, to the partition holding it; waits for the broker."""
-        if not keys:
+        return self.send(topic, [(partition, key, None) for key, partition in keys.items()])
+
+    def send(self, topic: str, records: list[tuple[int, bytes | None, bytes | None]]) -> int:
+        """``(partition, key, value)`` records; waits until the broker has them all."""
+        if not records:
             return 0
         producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
                                  client_id=f"{self.settings.app_id}-privacy", acks="all",
                                  **self.options)
         try:
-            futures = [producer.send(topic, key=key, value=None, partition=partition)
-                       for key, partition in keys.items()]
+            futures = [producer.send(topic, key=key, value=value, partition=partition)
+                       for partition, key, value in records]
             producer.flush()
             for future in futures:
                 future.get(timeout=30)
         finally:
             producer.close()
-        return len(keys)
+        return len(records)
 
 
 def _until_end(consumer: KafkaConsumer, end: dict[TopicPartition, int]) -> Iterator[Any]:

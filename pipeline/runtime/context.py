@@ -51,6 +51,10 @@ class PipelineContext:
     """Run when the worker stops (before Faust's own shutdown): close pools and clients."""
     commit_watchdog: CommitWatchdog | None = None
     """Set by :func:`pipeline.runtime.watchdog_timer.install_watchdog`; read by ``/health``."""
+    batch_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """Agent name -> held while that agent handles a batch (:meth:`batch_lock`)."""
+    erasure_hooks: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+    """Agent name -> what drops the member from its in-memory views (:meth:`on_erasure`)."""
 
     policy: ValidationPolicy = field(init=False)
 
@@ -66,6 +70,20 @@ class PipelineContext:
             else None
         return self.app.Table(name, default=None, partitions=self.settings.topic_partitions,
                               options=options)
+
+    def batch_lock(self, agent: str) -> asyncio.Lock:
+        """Held by ``agent`` around each batch (:func:`pipeline.ingress.batches.batch_agent`),
+        so another task editing its tables (``agents.privacy_erasures``) never lands between
+        the batch's reads and its writes."""
+        if agent not in self.batch_locks:
+            self.batch_locks[agent] = asyncio.Lock()
+        return self.batch_locks[agent]
+
+    def on_erasure(self, agent: str, forget: Callable[[], None]) -> None:
+        """Have ``forget`` called after a member was erased from ``agent``'s tables (under
+        its batch lock): an in-memory view built from those tables drops them, e.g. by
+        being rebuilt before the next batch."""
+        self.erasure_hooks.setdefault(agent, []).append(forget)
 
     def topic(self, spec: TopicSpec) -> TopicT:
         """The Faust topic for ``spec``: raw bytes in and out, we serialise ourselves."""

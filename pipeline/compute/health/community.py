@@ -2,8 +2,14 @@
 
 Presence lives here, not in the members' records, so that the member count
 and who is present change in one write: hours are folded in event-time
-order and ``through`` (the last folded hour) makes a re-fold after a crash a
-no-op.
+order, ``through`` is the last folded hour, and ``undo`` remembers the
+membership as it was before the latest batch that folded hours into it.  A
+crash after this state is saved but before the partition's clock is leaves
+the state ahead of the clock; the replay rewinds it (:meth:`rewind`) and folds
+the batch's hours again, so the member count, conflicts, anchor and presence
+seen at every fold, silence boundary and day end are the first run's (a
+state saved before ``undo`` existed falls back to skipping hours up to
+``through``).
 
 Membership rules (docs/metrics.md, "Member count"), applied in (event
 time, id) order within an hour:
@@ -21,11 +27,40 @@ time, id) order within an hour:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.outputs import MemberCountAnchor
 
 HISTORY_DAYS = 30
+
+
+@dataclass(slots=True)
+class Undo:
+    """The membership of a community before a batch's first fold: its counters and, per
+    member whose entries the batch changed, their present and absent entries then."""
+
+    anchor: MemberCountAnchor
+    departed_unknown: int
+    conflicts: int
+    reconciled: int
+    through_ms: int
+    members: dict[str, list[int | None]] = field(default_factory=dict)
+    """Member -> [present since, absent since] before the batch (None: no entry)."""
+
+    def to_wire(self, known: Callable[[str], bool]) -> dict:
+        """Only members still ``known`` (present or absent): every member a fold changes
+        is, so this drops exactly the ones erased since (``erasure.forget_presence``)."""
+        return {"a": self.anchor, "u": self.departed_unknown, "c": self.conflicts,
+                "r": self.reconciled, "t": self.through_ms,
+                "m": {m: entries for m, entries in self.members.items() if known(m)}}
+
+    @classmethod
+    def from_wire(cls, data: dict | None) -> Undo | None:
+        if not data:
+            return None
+        return cls(data["a"], data["u"], data["c"], data["r"], data["t"],
+                   {m: list(entries) for m, entries in data["m"].items()})
 
 
 @dataclass(slots=True)
@@ -52,16 +87,47 @@ class CommunityState:
     retention_through: int = -1
     """Last day whose end the cohorts were judged at: a replay does not judge it again with
     a later presence."""
+    undo: Undo | None = None
+    """The membership before the latest batch that folded hours (:meth:`checkpoint`)."""
 
     @property
     def member_count(self) -> int:
         return len(self.present) - self.departed_unknown
+
+    def checkpoint(self) -> None:
+        """Remember the membership as it is now: a batch calls this before its first fold."""
+        self.undo = Undo(self.anchor, self.departed_unknown, self.conflicts, self.reconciled,
+                         self.through_ms)
+
+    def rewind(self) -> bool:
+        """Put the membership back as it was at the last :meth:`checkpoint` (idempotent);
+        False if there is none to go back to."""
+        undo = self.undo
+        if undo is None:
+            return False
+        for member, (present, absent) in undo.members.items():
+            for entries, value in ((self.present, present), (self.absent, absent)):
+                if value is None:
+                    entries.pop(member, None)
+                else:
+                    entries[member] = value
+        self.anchor, self.departed_unknown = undo.anchor, undo.departed_unknown
+        self.conflicts, self.reconciled = undo.conflicts, undo.reconciled
+        self.through_ms = undo.through_ms
+        return True
+
+    def _note(self, member: str) -> None:
+        """Before the member's entries change: remember them for :meth:`rewind`."""
+        if self.undo is not None and member not in self.undo.members:
+            self.undo.members[member] = [self.present.get(member), self.absent.get(member)]
 
     def apply(self, ts_ms: int, action: str, payload: object) -> str | None:
         """Apply one membership change; returns the conflict it was, if any."""
         if action == "snapshot":
             listed = set(payload)  # type: ignore[arg-type]
             before = set(self.present)
+            for member in sorted((before ^ listed) | (listed & set(self.absent))):
+                self._note(member)
             self.reconciled += len(before ^ listed)
             for member in before - listed:
                 self.absent[member] = ts_ms
@@ -76,10 +142,12 @@ class CommunityState:
             if member in self.present:
                 self.conflicts += 1
                 return "join_while_present"
+            self._note(member)
             self.present[member] = ts_ms
             self.absent.pop(member, None)
             return None
         if member in self.present:
+            self._note(member)
             del self.present[member]
             self.absent[member] = ts_ms
             return None
@@ -89,6 +157,7 @@ class CommunityState:
         if self.anchor == "snapshot":
             self.conflicts += 1
             return "leave_unknown"
+        self._note(member)
         self.absent[member] = ts_ms
         self.departed_unknown += 1
         return None
@@ -108,7 +177,9 @@ class CommunityState:
                 "h": {str(d): n for d, n in self.history.items()}, "ch": self.channels,
                 "co": {str(c): {str(ch): counts for ch, counts in by_channel.items()}
                        for c, by_channel in self.cohorts.items()},
-                "rt": self.retention_through}
+                "rt": self.retention_through,
+                "un": None if self.undo is None else self.undo.to_wire(
+                    lambda m: m in self.present or m in self.absent)}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> CommunityState:
@@ -118,4 +189,5 @@ class CommunityState:
                    for c, by_channel in data.get("co", {}).items()}
         return cls(data["a"], dict(data["p"]), dict(data["x"]), data["u"], data["c"],
                    data["r"], data["t"], {int(d): n for d, n in data["h"].items()},
-                   list(data.get("ch", ())), cohorts, data.get("rt", -1))
+                   list(data.get("ch", ())), cohorts, data.get("rt", -1),
+                   Undo.from_wire(data.get("un")))

@@ -12,17 +12,27 @@ the lateness; an event for an hour already folded is too late as well (only
 possible when a caught-up topic later receives an event older than the
 others by more than the lateness).  A day accepts what its hours accept and
 closes with its last hour.  Too-late events are counted (raw storage still
-has them).
+has them).  An event already in its hour window moves the clock (watermark,
+open day) and re-emits its hour and day as if taken: a window saved before a
+crash that lost the clock holds the replayed batch already, and the replay
+must close what the first run closed.
 
 When an hour closes it is *folded*, in event-time order per community:
 its counts go to the day's store (assigned per hour, so a re-fold changes
 nothing), its speakers' activity bits to their member records (setting a
 bit twice changes nothing) and its membership changes to the community
-state (guarded by ``through_ms``).  At every local day end the horizon
-passes, retention cohorts are judged from the member records and the
-community's presence (``retention.py``; guarded by ``retention_through``).
-So the wiring may save in any order that puts the clock last, and a crash
-at any point replays to the same result.
+state.  A community state found saved ahead of the clock (it folded an hour
+ending after the saved horizon: a crash between saving it and the clock) is
+first rewound to where the clock is (``CommunityState.rewind``, from the
+``undo`` that the batch's first fold of it checkpointed), and the batch's
+hours are folded again: a replay sees the member count, conflicts, anchor
+and presence at every fold, silence boundary and day end that the first run
+saw, not the state at the end of the batch.  (``through_ms`` still skips
+hours already folded in a state saved before ``undo`` existed.)  At every
+local day end the horizon passes, retention cohorts are judged from the
+member records and the community's presence (``retention.py``; guarded by
+``retention_through``).  So the wiring may save in any order that puts the
+clock last, and a crash at any point replays to the same result.
 
 Revisions: every record carries ``2 * position + final``, where position
 is the sum of the partition's next offsets on the three topics; it grows
@@ -218,6 +228,10 @@ class _Batch:
         self.summaries: dict[str, HourSummary] = {}
         self.touched_days: set[str] = set()
         self.loaded_communities: dict[str, CommunityState] = {}
+        self.checkpointed: set[str] = set()
+        self.start_horizon = clock.horizon_ms
+        """The saved clock's horizon: a community state that folded an hour ending after
+        it was saved ahead of the clock (a crash before the clock) and is rewound."""
         self._open_index: dict[str, list[int]] | None = None
 
     # --- loading ---------------------------------------------------------------------
@@ -232,6 +246,8 @@ class _Batch:
         found = self.loaded_communities.get(community_id)
         if found is None:
             found = self.loaded_communities[community_id] = self.state.community(community_id)
+            if found.through_ms >= 0 and found.through_ms + HOUR_MS > self.start_horizon:
+                found.rewind()  # saved by this batch before a crash: fold its hours again
         if changing:
             self.result.communities[community_id] = found
         return found
@@ -278,13 +294,13 @@ class _Batch:
                 new = window.add_score(event)
             else:
                 raise TypeError(f"not a community event: {type(event).__name__}")
-            if not new:
+            if new:
+                self.result.accepted[type(event).__name__] += 1
+                self.summaries.pop(key, None)
+            else:  # the clock as if taken: its window may have been saved without the clock
                 self.result.duplicates += 1
-                continue
-            self.result.accepted[type(event).__name__] += 1
             self.clock.communities.add(community_id)
             self.result.hours[key] = window
-            self.summaries.pop(key, None)
             day = day_key(community_id, self.calendar.day_number(ts_ms))
             self.clock.open_days.add(day)
             self.touched_days.add(day)
@@ -374,8 +390,11 @@ class _Batch:
                 self.result.member_communities.add(community_id)
         conflicts = 0
         if start > community.through_ms:
+            if community_id not in self.checkpointed:
+                community.checkpoint()
+                self.checkpointed.add(community_id)
             for ts_ms, change_id, action, payload in membership_changes(window):
-                before = set(community.present)
+                before, gone = set(community.present), set(community.absent)
                 conflict = community.apply(ts_ms, action, payload)
                 if conflict:
                     conflicts += 1
@@ -388,7 +407,7 @@ class _Batch:
                         record.joined_ms = ts_ms
                         record.channel = channel
                         self.result.member_communities.add(community_id)
-                self.presence_changed(community_id, community, before, ts_ms)
+                self.presence_changed(community_id, community, before, gone, ts_ms)
             community.through_ms = start
         self.clock.open_hours.discard(key)
         self._open_index = None
@@ -398,9 +417,13 @@ class _Batch:
         self.touched_days.add(dkey)
 
     def presence_changed(self, community_id: str, community: CommunityState,
-                         before: set[str], ts_ms: int) -> None:
+                         before: set[str], gone: set[str], ts_ms: int) -> None:
         """Members who left (or were missing from a snapshot) are ``left``; members present
-        again after leaving are ``active``, their silence counting from now."""
+        again after leaving (``gone``: absent before the change) are ``active``, their
+        silence counting from now.  A ``left`` record is always absent in a state saved
+        with it; checking both keeps a replay whose member records were saved ahead of a
+        rewound (or unsaved) community state from finding a member ``left`` who had not
+        left yet."""
         directory = self.state.directory
         after = community.present
         for member in sorted(before - set(after)):
@@ -413,7 +436,7 @@ class _Batch:
                 self.result.member_communities.add(community_id)
         for member in sorted(set(after) - before):
             record = directory.peek(community_id, member)
-            if record is not None and record.status == LEFT:
+            if record is not None and record.status == LEFT and member in gone:
                 self.result.transitions.append(MemberTransition(
                     community_id, member, STATUS_NAMES[ACTIVE], STATUS_NAMES[LEFT], ts_ms,
                     None))

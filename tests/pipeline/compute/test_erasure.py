@@ -6,10 +6,12 @@ from pipeline.compute.erasure import (
     STATE_TABLE_BY_NAME,
     STATE_TABLES,
     TOMBSTONE,
+    ErasureRequest,
     Fragment,
     anonymise,
     drop_member_entry,
     erase_state,
+    erasure_writes,
     find_member,
     forget_presence,
     key_names,
@@ -119,3 +121,45 @@ def test_erase_state_applies_each_tables_rule() -> None:
 def test_state_tables_are_named_once() -> None:
     names = [table.name for table in STATE_TABLES]
     assert len(names) == len(set(names)) == len(STATE_TABLE_BY_NAME)
+
+
+def test_an_erasure_request_round_trips_as_json() -> None:
+    request = ErasureRequest("r1.0", M, "m-5f3a", TOKEN, "c1",
+                             (("health-members", "c1"), ("sales-ledgers", M)))
+    assert ErasureRequest.from_json(request.to_json()) == request
+    assert request.ids == IDS
+    bare = ErasureRequest.from_json(b'{"request_id": "r", "member_id": "m", '
+                                    b'"member_ref": "x", "token": "t"}')
+    assert bare.keys == () and bare.community is None
+
+
+def test_erasure_writes_only_the_keys_listed_and_owned_and_is_idempotent() -> None:
+    state = {
+        ("health-members", "c1"): {M: [1, 1, 1, 0, 0], "wx-m-8": [1, 0, 0, 0, 0]},
+        ("health-hours", "c1|0"): hour_window(),
+        ("sales-ledgers", M): {"o1": [[1, 990, "c1", None, None], None]},
+        ("sales-ledgers", "wx-m-8"): {"o2": [[1, 10, "c1", None, None], None]},
+        ("health-clocks", "0"): {"p": {}},
+    }
+    request = ErasureRequest("r1.0", M, "m-5f3a", TOKEN, None, (
+        ("health-members", "c1"), ("health-hours", "c1|0"), ("sales-ledgers", M),
+        ("health-clocks", "0"), ("health-days", "c9|1"), ("unknown-table", "k")))
+    owned = ("health-members", "health-hours", "health-days", "health-clocks")
+
+    def get(table: str, key: str) -> object:
+        return state.get((table, key))
+
+    writes = erasure_writes(request, owned, get)
+    assert [(table, key) for table, key, _ in writes] == [
+        ("health-members", "c1"), ("health-hours", "c1|0")]  # clocks: rule none; days: absent
+    assert writes[0][2] == {"wx-m-8": [1, 0, 0, 0, 0]}
+    assert M not in str(writes[1][2]) and TOKEN in str(writes[1][2])
+    (ledger,) = erasure_writes(request, ("sales-ledgers",), get)
+    assert ledger == ("sales-ledgers", M, TOMBSTONE)
+    for table, key, value in [*writes, ledger]:
+        if value is TOMBSTONE:
+            del state[(table, key)]
+        else:
+            state[(table, key)] = value
+    assert erasure_writes(request, (*owned, "sales-ledgers"), get) == []  # replayed: nothing
+    assert state[("sales-ledgers", "wx-m-8")] == {"o2": [[1, 10, "c1", None, None], None]}

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
 
 from pipeline.app.factory import create_app
 from pipeline.app.settings import load_settings
-from pipeline.compute.erasure import STATE_TABLE_BY_NAME, STATE_TABLES
+from pipeline.compute.erasure import STATE_TABLE_BY_NAME, STATE_TABLES, ErasureRequest
 from pipeline.privacy.clickhouse import Subject
 from pipeline.privacy.state import (
     ANOTHER_PERSON,
     changelog_name,
     changelogs,
     decode_key,
+    erase_member_state,
+    erasure_requests,
     latest_values,
     member_entries,
+    member_keys,
 )
 
 M = "wx-m-7"
@@ -76,3 +80,86 @@ def test_latest_values_follow_the_changelog() -> None:
                Record(b'"c2"', None, 0)]
     assert latest_values(records) == {"c1": (0, {"a": 2}), "3": (1, {}), "c2": (0, None)}
     assert decode_key(b"not json") == "not json" and decode_key(None) == ""
+
+
+def test_a_community_request_leaves_member_wide_state_alone() -> None:
+    scoped = Subject(M, "m-aaaa", "c1")
+    ledgers = STATE_TABLE_BY_NAME["sales-ledgers"]
+    assert member_entries(ledgers, M, {"o1": [[1, 990, "c1", None, None], None]}, scoped,
+                          IDS) == []
+    assert len(member_entries(ledgers, M, {"o1": []}, Subject(M, "m-aaaa"), IDS)) == 1
+
+
+class FakeChangelogs:
+    """A broker holding changelogs of group ``pulse``; ``erase`` is what a worker does."""
+
+    def __init__(self, values: dict[tuple[str, str], tuple[int, object]]) -> None:
+        self.settings = SimpleNamespace(app_id="pulse")
+        self.values = values
+        self.reads = 0
+
+    def topic_names(self) -> set[str]:
+        return {changelog_name("pulse", table) for table, _ in self.values}
+
+    def read(self, topic: str) -> SimpleNamespace:
+        self.reads += 1
+        return SimpleNamespace(records=[
+            Record(orjson.dumps(key), None if value is None else orjson.dumps(value), partition)
+            for (table, key), (partition, value) in self.values.items()
+            if changelog_name("pulse", table) == topic])
+
+
+def test_member_keys_and_one_request_per_partition() -> None:
+    broker = FakeChangelogs({("health-members", "c1"): (1, {M: [1], "b": [1]}),
+                             ("sales-ledgers", M): (2, {"o": []}),
+                             ("sales-ledgers", "b"): (2, {"o": []})})
+    keys, counts = member_keys(broker, Subject(M, "m-aaaa"))
+    assert keys == {1: {("health-members", "c1")}, 2: {("sales-ledgers", M)}}
+    assert counts == {"state.health-members": 1, "state.sales-ledgers": 1}
+    requests = erasure_requests("r", Subject(M, "m-aaaa"), "erased-0", keys, 4)
+    assert [p for p, _ in requests] == [0, 1, 2, 3]
+    assert requests[0][1].keys == () and requests[2][1].keys == (("sales-ledgers", M),)
+    assert requests[1][1] == ErasureRequest("r", M, "m-aaaa", "erased-0", None,
+                                            (("health-members", "c1"),))
+
+
+def test_delete_waits_until_the_workers_erased_the_member() -> None:
+    broker = FakeChangelogs({("health-members", "c1"): (0, {M: [1], "b": [1]})})
+    sent: list[list[tuple[int, bytes]]] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] >= 4:  # the worker got to it
+            broker.values[("health-members", "c1")] = (0, {"b": [1]})
+
+    result = erase_member_state(broker, sent.append, Subject(M, "m-aaaa"), "r", "erased-0",
+                                2, timeout_s=60, clock=lambda: now[0], sleep=sleep)
+    assert result.found == {"state.health-members": 1} and not +result.remaining
+    assert len(sent) == 1 and result.sent == 2 and result.waited_s == 4
+    request = ErasureRequest.from_json(sent[0][0][1])
+    assert request.keys == (("health-members", "c1"),) and request.request_id == "r.0"
+
+
+def test_delete_resends_and_gives_up_after_its_timeout() -> None:
+    broker = FakeChangelogs({("health-members", "c1"): (0, {M: [1]})})
+    sent: list[list[tuple[int, bytes]]] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    result = erase_member_state(broker, sent.append, Subject(M, "m-aaaa"), "r", "erased-0",
+                                1, timeout_s=50, resend_s=20, clock=lambda: now[0],
+                                sleep=sleep)
+    assert result.remaining == {"state.health-members": 1}
+    assert [ErasureRequest.from_json(batch[0][1]).request_id for batch in sent] == [
+        "r.0", "r.1", "r.2"]
+    nothing = FakeChangelogs({("health-members", "c1"): (0, {"b": [1]})})
+    none_sent: list = []
+    quiet = erase_member_state(nothing, none_sent.append, Subject(M, "m-aaaa"), "r", "t", 1,
+                               timeout_s=0)
+    assert none_sent == [] and not quiet.found and not quiet.remaining
+    immediate = erase_member_state(broker, sent.append, Subject(M, "m-aaaa"), "r", "t", 1,
+                                   timeout_s=0, sleep=lambda _: None)
+    assert immediate.remaining == immediate.found and immediate.sent == 1

@@ -2,15 +2,19 @@
 
 A generated stream runs through a worker; one member who chatted, invited someone,
 ordered and left is exported (the document holds their rows, records and state) and
-erased.  Then nothing in ClickHouse or on the member-keyed compacted topics names them,
-and every other row and record is as it was, the member's id replaced by a token where
-another member's row named them.
+erased: first from the workers' table state, by a running worker (``delete
+--state-only``: chdb allows one process per data directory, so the worker owns
+ClickHouse meanwhile), then, the worker stopped, from ClickHouse and the compacted
+topics.  Then nothing in the table state, ClickHouse or on the member-keyed compacted
+topics names them, and every other value, row and record is as it was, the member's id
+replaced by a token where another member's row named them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +24,15 @@ from typer.testing import CliRunner
 
 from pipeline.app.settings import Settings
 from pipeline.cli import app
-from pipeline.compute.erasure import STATE_TABLE_BY_NAME, erase_state
+from pipeline.compute.erasure import STATE_TABLE_BY_NAME, TOMBSTONE, erase_state, find_member
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.stack import WorkerProcess, settings_env
 from pipeline.egress.clickhouse.client import connect
 from pipeline.privacy.document import jsonable
 from pipeline.privacy.requests import subject_of
-from pipeline.privacy.state import changelog_name, latest_values
+from pipeline.privacy.state import changelog_name, changelogs, latest_values, state_entries
 from pipeline.privacy.topics import KafkaReader
-from pipeline.topics import MEMBER_STATUS, SALES_TOTALS
+from pipeline.topics import CHAT_MESSAGES, MEMBER_STATUS, SALES_TOTALS
 from tests.support import PRIVACY_STREAM, read_topic, wait_until_committed
 
 pytestmark = pytest.mark.integration
@@ -138,6 +142,38 @@ def names(key: bytes, member: str) -> bool:
     return member in key.decode().split("|")
 
 
+def table_state(settings: Settings) -> dict[tuple[str, str], Any]:
+    """(table, key) -> latest value of every changelog of the worker's group."""
+    reader = KafkaReader(settings)
+    return {(table.name, key): value
+            for table, topic in changelogs(settings.app_id, reader.topic_names())
+            for key, (_, value) in latest_values(reader.read(topic).records).items()}
+
+
+def swapped(value: Any, member: str) -> Any:
+    """``value`` with the member's id and any erasure token as one placeholder, dict keys
+    included (the token is random: only its place matters)."""
+    if isinstance(value, dict):
+        return {swapped(k, member): swapped(v, member) for k, v in value.items()}
+    if isinstance(value, list):
+        return [swapped(v, member) for v in value]
+    if isinstance(value, str) and (value == member or TOKEN.fullmatch(value)):
+        return ERASED
+    return value
+
+
+def another_message_in(stream: list, community: str, member: str):
+    """The stream's last chat message of someone else in ``community``, as a new message."""
+    for record in reversed(stream):
+        if record.topic != CHAT_MESSAGES.name:
+            continue
+        value = orjson.loads(record.value)
+        if value["community_id"] == community and value["member_id"] != member:
+            value["message_id"] += "-after-erasure"
+            return replace(record, value=orjson.dumps(value))
+    raise AssertionError(f"no other member chatted in {community}")
+
+
 def test_export_then_delete_a_member(pipeline_settings: Settings, tmp_path: Path) -> None:
     settings = pipeline_settings
     stream = generate(PRIVACY_STREAM)
@@ -190,10 +226,49 @@ def test_export_then_delete_a_member(pipeline_settings: Settings, tmp_path: Path
                          {member, subject.member_ref}, "erased-0")
     assert erased == {m: r for m, r in value.items() if m != member}
 
+    # the workers' state: erased by a running worker, the CLI waiting for the changelogs
+    worker = WorkerProcess(settings, tmp_path / "worker-2.log")
+    worker.start()
+    try:
+        wait_until_committed(settings, worker)
+        state_before = table_state(settings)
+        done = runner.invoke(app, ["members", "delete", member, "--yes", "--state-only",
+                                   "--state-timeout", "120"], env=env)
+        assert done.exit_code == 0, done.output
+        assert member not in done.output
+        assert "state.health-members.found" in done.output
+        assert "ClickHouse" in done.output  # the rest is still to do, and said so
+        assert state_entries(KafkaReader(settings), subject)[0] == []
+        state_after = table_state(settings)
+        ids = {member, subject.member_ref}
+        erased_keys = 0
+        for (table, key), value in state_before.items():
+            after = state_after[(table, key)]
+            expected = erase_state(STATE_TABLE_BY_NAME[table], key, value, member, ids,
+                                   "erased-0000000000000000")
+            if expected is TOMBSTONE:
+                assert after is None, (table, key)
+                erased_keys += 1
+                continue
+            assert swapped(after, member) == swapped(expected, member), (table, key)
+            assert after is None or find_member(after, ids) == [], (table, key)
+            if expected == value:
+                assert after == value, (table, key)  # not naming the member: unchanged
+            else:
+                erased_keys += 1
+        assert erased_keys and set(state_after) == set(state_before)
+        # the worker goes on without the member (its in-memory directory forgot them too)
+        produce([another_message_in(stream.records, community, member)], settings)
+        wait_until_committed(settings, worker)
+        assert state_entries(KafkaReader(settings), subject)[0] == []
+    finally:
+        worker.stop()  # chdb: the CLI's turn for ClickHouse
+
+    before = dump(settings)
     done = runner.invoke(app, ["members", "delete", member, "--yes"], env=env)
     assert done.exit_code == 0, done.output
     assert member not in done.output
-    assert "state.health-members" in done.output  # still held by the workers: reported
+    assert "still held: state" not in done.output  # nothing left in the workers' state
 
     assert member_mentions(settings, member, subject.member_ref) == {}
     after = dump(settings)
@@ -221,7 +296,7 @@ def test_export_then_delete_a_member(pipeline_settings: Settings, tmp_path: Path
     assert {row["operator"] for row in audit.values()} == {"dpo-test"}
     assert audit["export"]["subject_digest"] == audit["delete"]["subject_digest"] != ""
     assert audit["export"]["outcome"] == "done"
-    assert audit["delete"]["outcome"] == "incomplete"  # the workers' state is pending
+    assert audit["delete"]["outcome"] == "done"  # the workers' state was erased before
     assert audit["delete"]["counts"]["clickhouse.chat_messages.deleted"] == len(messages)
-    assert any(p.startswith("state.health-members") for p in audit["delete"]["pending"])
+    assert not any(p.startswith("state.") for p in audit["delete"]["pending"])
     assert member not in json.dumps(list(audit.values()), ensure_ascii=False)
