@@ -17,7 +17,7 @@ import logging
 
 from faust.types import EventT
 
-from pipeline.compute.erasure import TOMBSTONE, ErasureRequest, erasure_writes
+from pipeline.compute.erasure import STATE_TABLES, TOMBSTONE, ErasureRequest, erasure_writes
 from pipeline.ingress.batches import batch_agent
 from pipeline.ingress.internal import one, readable
 from pipeline.runtime.context import PipelineContext
@@ -27,24 +27,15 @@ from pipeline.topics import PRIVACY_ERASURES
 log = logging.getLogger(__name__)
 
 AGENT_NAME = "privacy-erasures"
-OWNERS: dict[str, tuple[str, ...]] = {
-    "community-activity": ("activity-minute-windows", "health-hours", "health-days",
-                           "health-communities", "health-members"),
-    "campaign-funnels": ("funnel-persons",),
-    "sales-ledgers": ("sales-ledgers", "sales-journeys", "sales-partials"),
-    "sales-totals": ("sales-combined",),
-    "sentiment-incidents": ("incident-state",),
-    "sentiment-spread": ("spread-state",),
-}
-"""The agent writing each table holding member data (its single writer)."""
 
 
 def register(ctx: PipelineContext) -> None:
     """Register the agent; call after every agent of the role (their tables exist then)."""
     tables = ctx.app.tables
-    owners = {agent: tuple(name for name in names if name in tables)
-              for agent, names in OWNERS.items()}
-    owners = {agent: names for agent, names in owners.items() if names}
+    owners: dict[str, tuple[str, ...]] = {}
+    for table in STATE_TABLES:  # the role's tables with member data, by writing agent
+        if table.writer is not None and table.name in tables:
+            owners[table.writer] = (*owners.get(table.writer, ()), table.name)
     read = one(ErasureRequest.from_json)
 
     def get(table: str, key: str) -> object:

@@ -47,30 +47,39 @@ class StateTable:
     person_keyed: bool = False
     """Keys name one person (member or inviter): another person's key is not shown in an
     export (only that the member appears in it)."""
+    writer: str | None = None
+    """The agent that writes the table (its single writer), which applies erasures to it
+    under its batch lock; None for tables without member data (rule ``none``)."""
 
 
 STATE_TABLES: tuple[StateTable, ...] = (
-    StateTable("activity-minute-windows", "<community>|<window start>", "anonymise"),
+    StateTable("activity-minute-windows", "<community>|<window start>", "anonymise",
+               writer="community-activity"),
     StateTable("activity-minute-clocks", "partition", "none"),
-    StateTable("health-hours", "<community>|<hour start>", "anonymise"),
-    StateTable("health-days", "<community>|<day>", "anonymise"),
-    StateTable("health-communities", "community", "forget_presence"),
-    StateTable("health-members", "community", "drop_entry"),
+    StateTable("health-hours", "<community>|<hour start>", "anonymise",
+               writer="community-activity"),
+    StateTable("health-days", "<community>|<day>", "anonymise", writer="community-activity"),
+    StateTable("health-communities", "community", "forget_presence",
+               writer="community-activity"),
+    StateTable("health-members", "community", "drop_entry", writer="community-activity"),
     StateTable("health-clocks", "partition", "none"),
     StateTable("anomaly-baselines", "<community>|<metric>", "none"),
     StateTable("funnel-persons", "<campaign>|<person>", "tombstone_or_anonymise",
-               person_keyed=True),
+               person_keyed=True, writer="campaign-funnels"),
     StateTable("funnel-alerts", "campaign", "none"),
     StateTable("funnel-clocks", "partition", "none"),
-    StateTable("sales-ledgers", "member", "tombstone_or_anonymise", person_keyed=True),
-    StateTable("sales-journeys", "member", "tombstone_or_anonymise", person_keyed=True),
+    StateTable("sales-ledgers", "member", "tombstone_or_anonymise", person_keyed=True,
+               writer="sales-ledgers"),
+    StateTable("sales-journeys", "member", "tombstone_or_anonymise", person_keyed=True,
+               writer="sales-ledgers"),
     StateTable("sales-partials", "<totals row>#<partition> (inviter rows name the inviter)",
-               "tombstone_or_anonymise", person_keyed=True),
+               "tombstone_or_anonymise", person_keyed=True, writer="sales-ledgers"),
     StateTable("sales-combined", "<totals row> (inviter rows name the inviter)",
-               "tombstone_or_anonymise", person_keyed=True),
-    StateTable("incident-state", "community (members by salted reference)", "anonymise"),
+               "tombstone_or_anonymise", person_keyed=True, writer="sales-totals"),
+    StateTable("incident-state", "community (members by salted reference)", "anonymise",
+               writer="sentiment-incidents"),
     StateTable("incident-notified", "incident", "none"),
-    StateTable("spread-state", "complaint fingerprint", "anonymise"),
+    StateTable("spread-state", "complaint fingerprint", "anonymise", writer="sentiment-spread"),
     StateTable("anomaly-delivered", "anomaly", "none"),
     StateTable("conversion-delivered", "conversion alert", "none"),
 )

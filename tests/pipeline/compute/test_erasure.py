@@ -163,3 +163,8 @@ def test_erasure_writes_only_the_keys_listed_and_owned_and_is_idempotent() -> No
             state[(table, key)] = value
     assert erasure_writes(request, (*owned, "sales-ledgers"), get) == []  # replayed: nothing
     assert state[("sales-ledgers", "wx-m-8")] == {"o2": [[1, 10, "c1", None, None], None]}
+
+
+def test_every_table_with_member_data_names_its_writer() -> None:
+    """The erasure agent applies a request under the writer's batch lock."""
+    assert all((t.rule == "none") == (t.writer is None) for t in STATE_TABLES)
