@@ -21,6 +21,7 @@ saved state with lost outputs would never be re-emitted.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from faust.types import TP, EventT
 
@@ -47,6 +48,7 @@ from pipeline.compute.health.engine import (
     HealthState,
 )
 from pipeline.compute.health.engine import apply_batch as apply_health
+from pipeline.compute.health.koc import KocRules
 from pipeline.compute.health.retention import latest_rates
 from pipeline.compute.health.silence import status_change
 from pipeline.compute.hot_words import message_terms
@@ -66,6 +68,7 @@ from pipeline.topics import (
     HEALTH_DAY,
     JOURNEYS_BY_MEMBER,
     MEMBER_EVENTS,
+    MEMBER_PROFILES,
     MEMBER_STATUS,
     MEMBERSHIP_SNAPSHOTS,
     RETENTION_COHORTS,
@@ -81,7 +84,9 @@ INPUTS = ((CHAT_MESSAGES, ChatMessage), (MEMBER_EVENTS, MemberEvent),
           (MEMBERSHIP_SNAPSHOTS, MembershipSnapshot))
 INTERNAL = ((SENTIMENT_SCORES, decode_chunk),)
 """Scored messages from the alert path (negative share); co-partitioned by community."""
-def register(ctx: PipelineContext) -> None:
+def register(ctx: PipelineContext, member_ref: Callable[[str], str]) -> None:
+    """``member_ref``: the salted member reference alerts show (profiles carry it too, so
+    dashboards can rank members without showing their ids)."""
     settings = ctx.settings
     windows = ctx.table("activity-minute-windows")
     clocks = ctx.table("activity-minute-clocks")
@@ -89,6 +94,7 @@ def register(ctx: PipelineContext) -> None:
     days = ctx.table("health-days")
     communities = ctx.table("health-communities")
     members = ctx.table("health-members")
+    member_days = ctx.table("health-member-days")
     health_clocks = ctx.table("health-clocks")
     baselines = ctx.table("anomaly-baselines")
     season = SeasonCalendar(settings.community_timezone)
@@ -101,11 +107,13 @@ def register(ctx: PipelineContext) -> None:
         terms=message_terms,
         copy_window_ms=settings.copy_window_s * 1000,
         followers=frozenset(settings.topic(spec.name) for spec, _ in INTERNAL),
+        koc=KocRules(settings.koc_share, settings.koc_min_score, settings.core_active_days),
+        member_ref=member_ref,
     )
     directory = Directory()
     loaded_for: set[frozenset] = set()
     ctx.on_erasure(AGENT_NAME, loaded_for.clear)  # a member erased: rebuild the directory
-    state = HealthState(hours.get, days.get, communities.get, directory)
+    state = HealthState(hours.get, days.get, communities.get, directory, member_days.get)
 
     def ensure_directory() -> None:
         """Rebuild the in-memory view from the members table whenever this worker's
@@ -221,8 +229,12 @@ def register(ctx: PipelineContext) -> None:
         """Everything but deletions, then the clock, then deletions (engine docstring)."""
         for key, window in result.hours.items():
             hours[key] = window.to_wire()
+        for key, window in result.kept_hours.items():
+            hours[key] = window.to_wire()
         for key, store in result.days.items():
             days[key] = store.to_wire()
+        for key, counts in result.member_days.items():
+            member_days[key] = counts
         for community_id in result.member_communities:
             members[community_id] = directory.community_wire(community_id)
         for community_id, community in result.communities.items():
@@ -234,6 +246,8 @@ def register(ctx: PipelineContext) -> None:
             hours.pop(key, None)
         for key in result.closed_days:
             days.pop(key, None)
+        for key in result.dropped_member_days:
+            member_days.pop(key, None)
 
     async def publish_minutes(results: list[BatchResult]) -> None:
         prometheus = ctx.prometheus
@@ -282,6 +296,10 @@ def register(ctx: PipelineContext) -> None:
         if cohorts:
             await tables.RETENTION_COHORTS.write(ctx.clickhouse, cohorts)
             await ctx.publish(RETENTION_COHORTS, [keyed_record(r) for r in cohorts])
+        profiles = [p for result in results for p in result.profiles]
+        if profiles:
+            await tables.MEMBER_PROFILES.write(ctx.clickhouse, profiles)
+            await ctx.publish(MEMBER_PROFILES, [keyed_record(p) for p in profiles])
         for (community_id, horizon), rate in latest_rates(cohorts).items():
             prometheus.community_retention.labels(
                 prometheus.community_label(community_id), horizon).set(rate)

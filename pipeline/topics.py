@@ -114,6 +114,14 @@ MEMBER_STATUS = TopicSpec(
     retention_ms=400 * DAY_MS,
     compacted=True,
 )
+MEMBER_PROFILES = TopicSpec(
+    "metrics.member.profile.v1",
+    "<community_id>|<member_id>",
+    "MemberProfile: KOC score with its components, rank and layer at a community's day end; "
+    "compacted, each member's latest profile wins (highest revision).",
+    retention_ms=400 * DAY_MS,
+    compacted=True,
+)
 RETENTION_COHORTS = TopicSpec(
     "metrics.community.retention.cohort.v1",
     "<community_id>|<cohort_day>|<channel>",
@@ -173,8 +181,8 @@ INPUT_TOPICS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS, TRANSACTIONS
 COMMUNITY_INPUTS = (CHAT_MESSAGES, MEMBER_EVENTS, MEMBERSHIP_SNAPSHOTS)
 """Co-partitioned by community id and consumed together by ``community-activity``."""
 OUTPUT_TOPICS = (DEAD_LETTER, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY, ANOMALY_ALERTS,
-                 MEMBER_STATUS, RETENTION_COHORTS, FUNNEL_METRICS, CONVERSION_ALERTS,
-                 SALES_TOTALS, SENTIMENT_ALERTS)
+                 MEMBER_STATUS, MEMBER_PROFILES, RETENTION_COHORTS, FUNNEL_METRICS,
+                 CONVERSION_ALERTS, SALES_TOTALS, SENTIMENT_ALERTS)
 INTERNAL_TOPICS = (INCIDENT_COMMANDS, NEGATIVE_SIGNALS, SENTIMENT_SCORES, JOURNEYS_BY_MEMBER,
                    SALES_PARTIALS, PRIVACY_ERASURES)
 ALL_TOPICS = INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS

@@ -1,9 +1,10 @@
 """Output records about members over time: silence status changes (docs/metrics.md,
-"Silent members")."""
+"Silent members") and daily member profiles (KOC score and layer, "KOC and member
+layers")."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -51,4 +52,76 @@ class MemberStatusChange(Record):
         return f"{self.community_id}|{self.member_id}"
 
 
-MEMBER_RECORDS: tuple[type[Record], ...] = (MemberStatusChange,)
+MemberLayer = Literal["core", "participating", "onlooker"]
+POINTS = " points of the score (docs/metrics.md \"KOC and member layers\")."
+
+
+class MemberProfile(Record):
+    """One member of one community at the end of a local day: their KOC score over the
+    last 30 days with the components behind it, their rank and their layer.
+
+    Keyed ``<community_id>|<member_id>`` on a compacted topic, so the topic holds every
+    member's latest profile; consumers keep the highest ``revision``.  Published when the
+    community's day closes, for the present members with a real interaction, reply,
+    mention or invitation in the last 31 days (the 31st: the day a member falls back to
+    onlooker).  Departures are on the member-status topic.
+    """
+
+    record_name = "member_profile"
+
+    schema_version: Literal[1] = Field(1, description="Schema version of this record.")
+    community_id: Identifier = Field(description="Community the profile is about.")
+    member_id: Identifier = Field(description="The member (pseudonymous id).")
+    member_ref: str = Field(
+        description="The member's salted reference, as in sentiment alerts: what dashboards "
+        "show instead of the id."
+    )
+    day: date = Field(description="Local day whose end the profile describes.")
+    timezone: str = Field(description="Zone whose midnights bound the days.")
+    layer: MemberLayer = Field(
+        description="core (核心): KOC, or real interactions on at least the configured number "
+        "of the 30 days; participating (参与): a real interaction in the 30 days; onlooker "
+        "(围观): none."
+    )
+    is_koc: bool = Field(
+        description="Among the top KOC share (configured, 6% by default) of the community's "
+        "active members by score, with at least the minimum score."
+    )
+    rank: int | None = Field(
+        None, ge=1, description="Rank by score among the community's members with a real "
+        "interaction in the 30 days (ties by member id); None without one."
+    )
+    score: float = Field(ge=0, le=100, description="KOC score: the sum of the five points.")
+    points_messages: float = Field(ge=0, description="Message frequency" + POINTS)
+    points_engagement: float = Field(ge=0, description="Replies and @mentions received" + POINTS)
+    points_content: float = Field(ge=0, description="Content length" + POINTS)
+    points_sentiment: float = Field(ge=0, description="Positive sentiment share" + POINTS)
+    points_invitations: float = Field(ge=0, description="Invited joins" + POINTS)
+    real_interactions: int = Field(
+        ge=0, description="Real interactions (not mechanical, not copies) in the 30 days."
+    )
+    active_days: int = Field(ge=0, le=30, description="Days of the 30 with a real interaction.")
+    replies_received: int = Field(
+        ge=0, description="Other members' real interactions replying to this member's messages."
+    )
+    mentions_received: int = Field(
+        ge=0, description="Other members' real interactions @mentioning this member."
+    )
+    avg_text_length: float | None = Field(
+        None, description="Mean characters of the member's real text messages (each counted "
+        "up to 300); None without one."
+    )
+    positive_share: float | None = Field(
+        None, description="Positive share of the member's scored real interactions; None "
+        "without one."
+    )
+    scored_messages: int = Field(ge=0, description="Scored real interactions of the member.")
+    invited_joins: int = Field(ge=0, description="Joins naming this member as inviter.")
+    revision: int = Field(ge=0, description="Monotonic per key; highest wins.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.community_id}|{self.member_id}"
+
+
+MEMBER_RECORDS: tuple[type[Record], ...] = (MemberStatusChange, MemberProfile)

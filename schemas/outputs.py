@@ -224,6 +224,24 @@ class CommunityDayHealth(Record):
         None, ge=0, description="Present members at the day's end silent 30 days or more "
         "(status win_back); None until the day closes."
     )
+    koc_members: int | None = Field(
+        None, ge=0, description="Present members flagged KOC at the day's end (docs/metrics.md "
+        "\"KOC and member layers\"); None until the day closes."
+    )
+    core_members: int | None = Field(
+        None, ge=0, description="Present members in the core layer (核心: KOC, or a real "
+        "interaction on at least the configured number of the last 30 days); None until the "
+        "day closes."
+    )
+    participating_members: int | None = Field(
+        None, ge=0, description="Present members in the participating layer (参与: a real "
+        "interaction in the last 30 days, not core); None until the day closes."
+    )
+    onlooker_members: int | None = Field(
+        None, ge=0, description="Present members in the onlooker layer (围观: no real "
+        "interaction in the last 30 days); members known to be present only (a snapshot makes "
+        "that all of them); None until the day closes."
+    )
     join_rate: float | None = Field(description="joins / member_count." + NO_MEMBERS)
     leave_rate: float | None = Field(
         description="(leaves + removals) / member_count." + NO_MEMBERS

@@ -467,8 +467,57 @@ LIMIT 50""", TABLE)), 8, 10),
                                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                                    "values": False}}), 8, 10),
         *retention_panels(),
+        *profile_panels(),
     ]
     return panels
+
+
+def profile_panels() -> list[tuple[Json, int, int]]:
+    """KOC leaderboard and member layers (docs/metrics.md, "KOC and member layers")."""
+    return [
+        (timeseries("Member layers by day", "Present members at the end of each closed local "
+                    "day by layer, summed over the selected communities: core (核心: KOC or "
+                    "real interactions on PULSE_CORE_ACTIVE_DAYS of the last 30 days), "
+                    "participating (参与: any real interaction in 30 days), onlooker (围观: "
+                    "none); shares of the members known present. Layers are judged when a "
+                    "day closes: the open day has none.", [sql(f"""
+SELECT window_start AS time, sum(core_members) / sum(core_members + participating_members
+       + onlooker_members) AS core, sum(participating_members) / sum(core_members
+       + participating_members + onlooker_members) AS participating,
+       sum(onlooker_members) / sum(core_members + participating_members + onlooker_members)
+       AS onlooker
+FROM {DB}.community_health_day FINAL
+{DAY_WHERE} AND core_members IS NOT NULL
+GROUP BY time
+HAVING sum(core_members + participating_members + onlooker_members) > 0
+ORDER BY time""", TIME_SERIES)], "percentunit",
+                    defaults={"custom": {"stacking": {"mode": "normal", "group": "A"},
+                                         "fillOpacity": 40, "showPoints": "always"},
+                              "min": 0, "max": 1}), 12, 8),
+        (table("KOC leaderboard", "Members of the selected communities by KOC score (0-100) "
+               "at the end of each community's latest closed day in the range, with the "
+               "points behind it: messages (real interactions, 30 at 60), engagement "
+               "(replies and @mentions received from other members, 25 at 20), content "
+               "(mean characters of real texts, 15 at 30), sentiment (positive share, 15), "
+               "invitations (invited joins, 15 at 5). KOC: the top PULSE_KOC_SHARE of active "
+               "members with at least PULSE_KOC_MIN_SCORE. Members are shown by the salted "
+               "reference sentiment alerts use (m-…), never by id.",
+               sql(f"""
+SELECT community_id AS community, member_ref AS member, rank, score, is_koc AS koc, layer,
+       points_messages AS messages, points_engagement AS engagement,
+       points_content AS content, points_sentiment AS sentiment,
+       points_invitations AS invitations, real_interactions, active_days,
+       replies_received + mentions_received AS replies_and_mentions
+FROM {DB}.member_profile FINAL
+WHERE (community_id, day) IN (
+  SELECT community_id, max(day) FROM {DB}.member_profile FINAL
+  WHERE day >= toDate($__fromTime, 'Asia/Shanghai') AND day <= toDate($__toTime,
+        'Asia/Shanghai') AND {COMMUNITY_FILTER}
+  GROUP BY community_id)
+  AND rank IS NOT NULL
+ORDER BY score DESC, community, member
+LIMIT 50""", TABLE)), 12, 10),
+    ]
 
 
 # Join cohorts are judged 1, 7 and 30 days after their day: the retention panels look at the

@@ -31,6 +31,7 @@ from agents import (
     sentiment_spread,
     sentiment_store,
 )
+from pipeline.compute.escalation.signals import member_ref
 from pipeline.console.adapters import ClickHouseAlertReader, KafkaCommandSender
 from pipeline.console.views import register as register_console
 from pipeline.runtime.context import PipelineContext
@@ -53,7 +54,8 @@ def register_alert_path(ctx: PipelineContext) -> None:
 
 
 def register_metrics_path(ctx: PipelineContext) -> None:
-    community_activity.register(ctx)
+    policy = sentiment_incidents.load_policy(ctx.settings)  # alerts' member references
+    community_activity.register(ctx, lambda member_id: member_ref(member_id, policy))
     raw_events.register(ctx)
     campaign_funnels.register(ctx)
     sales_ledgers.register(ctx)

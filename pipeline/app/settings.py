@@ -105,6 +105,21 @@ class Settings(BaseSettings):
     )
     max_future_skew_s: int = Field(3600, ge=0, description="Reject events further in the future.")
 
+    # Member profiles (docs/metrics.md, "KOC and member layers")
+    koc_share: float = Field(
+        0.06, gt=0, le=1,
+        description="Share of a community's active members (a real interaction in 30 days) "
+        "flagged KOC, top by score (5-8% expected).",
+    )
+    koc_min_score: float = Field(
+        30.0, ge=0, le=100, description="Lowest KOC score (0-100) a flagged member may have."
+    )
+    core_active_days: int = Field(
+        10, ge=1, le=30,
+        description="Days of the last 30 with a real interaction that make a member core "
+        "(核心) without being KOC.",
+    )
+
     # Campaigns
     campaigns_file: Path | None = Field(
         None,

@@ -62,6 +62,8 @@ STATE_TABLES: tuple[StateTable, ...] = (
     StateTable("health-communities", "community", "forget_presence",
                writer="community-activity"),
     StateTable("health-members", "community", "drop_entry", writer="community-activity"),
+    StateTable("health-member-days", "<community>|<day>", "drop_entry",
+               writer="community-activity"),
     StateTable("health-clocks", "partition", "none"),
     StateTable("anomaly-baselines", "<community>|<metric>", "none"),
     StateTable("funnel-persons", "<campaign>|<person>", "tombstone_or_anonymise",

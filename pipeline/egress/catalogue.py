@@ -49,7 +49,8 @@ BOOKKEEPING: tuple[str, ...] = (
 DAY_GAUGES = ("member_count", "dau", "wau", "mau", "stickiness", "interaction_rate",
               "real_interaction_rate", "ugc_share", "slot_share", "interactions_per_member_30d",
               "joins", "leaves", "removals", "messages", "churn_risk_members",
-              "win_back_members")
+              "win_back_members", "koc_members", "core_members", "participating_members",
+              "onlooker_members")
 """Fields of the latest final day exported as ``pulse_community_day{metric=...}``."""
 
 SALES_GAUGES = ("orders", "gmv_fen", "refund_fen", "net_gmv_fen", "paying_members",

@@ -29,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 
 from pipeline.privacy.document import jsonable
 
-OwnerForm = Literal["id", "inviter_row"]
+OwnerForm = Literal["id", "ref", "inviter_row"]
 ReferenceForm = Literal["value", "array", "alert_excerpts"]
 MESSAGE_CHUNK = 500
 """Message keys per ``IN`` list (a member may have written thousands of messages)."""
@@ -59,11 +59,14 @@ class Owner:
 
     column: str
     form: OwnerForm = "id"
-    """``id``: the column is the member id; ``inviter_row``: a sales totals row of the
-    ``inviter`` dimension, value ``<campaign>|<inviter id>``."""
+    """``id``: the column is the member id; ``ref``: the member's salted reference (member
+    profiles); ``inviter_row``: a sales totals row of the ``inviter`` dimension, value
+    ``<campaign>|<inviter id>``."""
 
     def condition(self, subject: Subject) -> str:
         member = quote(subject.member_id)
+        if self.form == "ref":
+            return f"{self.column} = {quote(subject.member_ref)}"
         if self.form == "inviter_row":
             return (f"(dimension = 'inviter' AND substring({self.column}, "
                     f"position({self.column}, '|') + 1) = {member})")
@@ -127,6 +130,7 @@ MEMBER_TABLES: tuple[MemberTable, ...] = (
     MemberTable("transactions", (Owner("member_id"),)),
     MemberTable("funnel_events", (Owner("person_id"),)),
     MemberTable("member_status_changes", (Owner("member_id"),)),
+    MemberTable("member_profile", (Owner("member_id"), Owner("member_ref", "ref"))),
     MemberTable("sales_totals", (Owner("dimension_value", "inviter_row"),), community=None),
     MemberTable("sentiment_alerts", references=(Reference("record", "alert_excerpts"),),
                 context=("incident_id", "revision", "community_id")),

@@ -33,6 +33,7 @@ from pipeline.topics import (
     FUNNEL_METRICS,
     HEALTH_DAY,
     INPUT_TOPICS,
+    MEMBER_PROFILES,
     MEMBER_STATUS,
     RETENTION_COHORTS,
     SALES_TOTALS,
@@ -51,7 +52,8 @@ Relation = Literal["owner", "reference", "raw"]
 
 
 def status_key_member(key: str) -> tuple[str, str | None] | None:
-    """``<community>|<member>`` (member status): the member and their community."""
+    """``<community>|<member>`` (member status and profile): the member and their
+    community."""
     community, bar, member = key.partition("|")
     return (member, community) if bar and member else None
 
@@ -81,6 +83,7 @@ class MemberKeyedTopic:
 
 MEMBER_KEYED_TOPICS: tuple[MemberKeyedTopic, ...] = (
     MemberKeyedTopic(MEMBER_STATUS, status_key_member),
+    MemberKeyedTopic(MEMBER_PROFILES, status_key_member),
     MemberKeyedTopic(SALES_TOTALS, inviter_key_member),
 )
 """Every compacted topic with keys naming a member."""

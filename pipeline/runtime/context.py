@@ -20,7 +20,7 @@ from pipeline.runtime.watchdog import CommitWatchdog
 from pipeline.topics import TopicSpec
 from schemas.decode import ValidationPolicy
 
-TABLES_PER_WORKER = 20
+TABLES_PER_WORKER = 21
 """Faust tables a worker of role ``all`` opens (each has one RocksDB per partition)."""
 
 

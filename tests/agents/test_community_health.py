@@ -26,6 +26,7 @@ from pipeline.topics import (
     ACTIVITY_HOUR,
     CHAT_MESSAGES,
     HEALTH_DAY,
+    MEMBER_PROFILES,
     MEMBER_STATUS,
     RETENTION_COHORTS,
     SENTIMENT_SCORES,
@@ -35,6 +36,7 @@ from tests.pipeline.compute.health.oracle import (
     accepted_events,
     day_health,
     hour_counts,
+    member_profiles,
     retention_cohorts,
     silence_transitions,
 )
@@ -69,11 +71,13 @@ def oracle_input(stream, partitions: int) -> list[dict]:
         if topic == "chat":
             event |= {"id": value["message_id"], "member_id": value["member_id"],
                       "sender_role": value["sender_role"], "msg_type": value["msg_type"],
-                      "text": value["text"]}
+                      "text": value["text"], "reply_to": value.get("reply_to"),
+                      "mentions": value.get("mentions") or []}
         elif topic == "members":
             event |= {"id": value["event_id"], "member_id": value["member_id"],
                       "action": value["action"], "channel": value.get("channel"),
-                      "qr_code_id": value.get("qr_code_id")}
+                      "qr_code_id": value.get("qr_code_id"),
+                      "inviter_id": value.get("inviter_id")}
         else:
             event |= {"id": value["snapshot_id"], "action": "snapshot",
                       "member_ids": value["member_ids"]}
@@ -220,12 +224,58 @@ def check_retention(settings: Settings, stream, events: list[dict]) -> dict:
     return expected
 
 
+PROFILE_FIELDS = ("layer", "is_koc", "rank", "score", "real_interactions", "active_days",
+                  "replies_received", "mentions_received", "scored_messages", "invited_joins")
+
+
+def check_profiles(settings: Settings, stream, events: list[dict]) -> dict:
+    """Member profiles in ClickHouse (every closed day) and on the compacted topic (each
+    member's latest) and the day records' layer counts equal the brute force's."""
+    lateness = settings.hour_allowed_lateness_s * 1000
+    end = int((stream.truth.end + timedelta(days=2)).timestamp() * 1000) - lateness
+    expected, layers = member_profiles(events, lateness, end, share=settings.koc_share,
+                                       min_score=settings.koc_min_score,
+                                       core_days=settings.core_active_days)
+    expected = {k: v for k, v in expected.items() if not k[0].startswith("zz-flush-")}
+    client = connect(settings.clickhouse_url)
+    try:
+        rows = client.query(
+            f"SELECT community_id, day, member_id, {', '.join(PROFILE_FIELDS)} "
+            "FROM pulse.member_profile FINAL").result_rows
+        counts = client.query(
+            "SELECT community_id, day, koc_members, core_members, participating_members, "
+            "onlooker_members FROM pulse.community_health_day FINAL "
+            "WHERE community_id NOT LIKE 'zz-flush-%'").result_rows
+    finally:
+        client.close()
+    stored = {(c, day, m): dict(zip(PROFILE_FIELDS, values, strict=True))
+              for c, day, m, *values in rows}
+    for view in stored.values():
+        view["is_koc"] = bool(view["is_koc"])
+    assert stored == expected
+    assert {(c, day): tuple(n) for c, day, *n in counts} == {
+        k: v for k, v in layers.items() if not k[0].startswith("zz-flush-")}
+    latest: dict[tuple[str, str], tuple] = {}
+    for (community, day, member), view in sorted(expected.items()):
+        latest[(community, member)] = (day.isoformat(), view["layer"], view["score"])
+    on_topic = {(v["community_id"], v["member_id"]): (v["day"], v["layer"], v["score"])
+                for v in latest_by_key(settings, MEMBER_PROFILES.name).values()}
+    assert on_topic == latest
+    assert all(v["member_ref"].startswith("m-")
+               for v in latest_by_key(settings, MEMBER_PROFILES.name).values())
+    return expected
+
+
 def check_exact(settings: Settings, stream) -> dict:
     lateness = settings.hour_allowed_lateness_s * 1000
     events = oracle_input(stream, settings.topic_partitions) + scored_events(settings)
     transitions = check_transitions(settings, stream, events)
     assert {"churn_risk", "left"} <= {t[2] for t in transitions}
     cohorts = check_retention(settings, stream, events)
+    profiles = check_profiles(settings, stream, events)
+    assert {v["layer"] for v in profiles.values()} == {"core", "participating", "onlooker"}
+    assert any(v["is_koc"] for v in profiles.values())
+    assert any(v["replies_received"] and v["mentions_received"] for v in profiles.values())
     assert any(v[1] for v in cohorts.values()) and any(v[2] for v in cohorts.values())
     assert {k[2] for k in cohorts} > {"*"}
     expected = day_health(events, lateness)

@@ -142,17 +142,20 @@ def test_community_health_rows() -> None:
         "Joins, leaves, removals and net growth", "Slot share (3+2)",
         "Interactions by local hour (3+2 slots)", "Hot words",
         "Membership conflicts by community", "Membership conflicts by kind",
-        "Retention by join cohort", "Retention by join channel"]
+        "Retention by join cohort", "Retention by join channel", "Member layers by day",
+        "KOC leaderboard"]
     assert grouped["Community activity (hour)"] == [
         "Messages by sender role", "Speakers vs active members", "Mechanical and copy share",
         "Member count by hour"]
     by_title = {panel["title"]: panel for panel in panels(board)}
     for title in grouped["Community activity (hour)"]:
         assert "community_activity_hour FINAL" in by_title[title]["targets"][0]["rawSql"]
-    for title in grouped["Community health (day)"][:-3]:
+    health = grouped["Community health (day)"]
+    for title in health[:-5] + ["Member layers by day"]:
         assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
-    for title in grouped["Community health (day)"][-2:]:
+    for title in health[-4:-2]:
         assert "community_retention_cohort FINAL" in by_title[title]["targets"][0]["rawSql"]
+    assert "member_profile FINAL" in by_title["KOC leaderboard"]["targets"][0]["rawSql"]
 
 
 def test_community_health_targets() -> None:
@@ -271,7 +274,8 @@ def sample_rows() -> list[str]:
             "now64(3) - INTERVAL 2 MINUTE), "
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
-    return [chat, activity, dead, *health_rows(), *retention_rows(), *campaign_rows(),
+    return [chat, activity, dead, *health_rows(), *retention_rows(), *profile_rows(),
+            *campaign_rows(),
             *sales_rows(), *join_rows()]
 
 
@@ -327,6 +331,7 @@ def day_row(community: str, days_ago: int, revision: int, **metrics: Any) -> dic
               "real_interactions", "mechanical_messages", "copy_messages", "speakers", "dau",
               "wau", "mau", "ugc_messages", "slot_interactions", "joins", "leaves", "removals",
               "net_growth", "member_count", "membership_conflicts")
+    layers = ("koc_members", "core_members", "participating_members", "onlooker_members")
     rates = ("stickiness", "ugc_share", "slot_share", "join_rate", "leave_rate",
              "speaking_rate", "interaction_rate", "real_interaction_rate", "weekly_active_rate",
              "interactions_per_member_30d")
@@ -334,7 +339,7 @@ def day_row(community: str, days_ago: int, revision: int, **metrics: Any) -> dic
     for hour, n in metrics.pop("hourly", {}).items():
         hourly[hour] = n
     row.update({name: metrics.pop(name, 0) for name in counts})
-    row.update({name: metrics.pop(name, None) for name in rates})
+    row.update({name: metrics.pop(name, None) for name in rates + layers})
     row.update({"hourly_interactions": hourly, "member_count_anchor": metrics.pop("anchor"),
                 "hot_words": metrics.pop("hot_words", []), "is_final": int(days_ago > 0),
                 "revision": revision, "updated_at": Raw("now64(3)")})
@@ -374,7 +379,9 @@ def health_rows() -> list[str]:
                 member_count=120, anchor="snapshot", membership_conflicts=2,
                 join_rate=3 / 120, leave_rate=2 / 120, speaking_rate=0.25,
                 interaction_rate=0.25, real_interaction_rate=0.2, weekly_active_rate=50 / 120,
-                interactions_per_member_30d=9.5, hot_words=[("周末", 5), ("活动", 3)]),
+                interactions_per_member_30d=9.5, hot_words=[("周末", 5), ("活动", 3)],
+                koc_members=2, core_members=12, participating_members=48,
+                onlooker_members=60),
         day_row("c-beta", 0, 1, messages=12, member_messages=8, staff_messages=3,
                 bot_messages=1, interactions=8, real_interactions=6, mechanical_messages=1,
                 copy_messages=1, speakers=5, dau=4, wau=6, mau=8, stickiness=0.5,
@@ -382,7 +389,9 @@ def health_rows() -> list[str]:
                 hourly={12: 6, 20: 2}, leaves=2, net_growth=-2, member_count=40,
                 anchor="relative", leave_rate=0.05, speaking_rate=0.125,
                 interaction_rate=0.125, real_interaction_rate=0.1, weekly_active_rate=0.15,
-                interactions_per_member_30d=3.0, hot_words=[("活动", 4), ("报名", 1)]),
+                interactions_per_member_30d=3.0, hot_words=[("活动", 4), ("报名", 1)],
+                koc_members=1, core_members=3, participating_members=7,
+                onlooker_members=30),
         day_row("c-alpha", 3, 9, messages=999, dau=900, wau=900, mau=900, stickiness=1.0,
                 hourly={3: 500}, joins=90, member_count=10, anchor="relative",
                 membership_conflicts=50, interaction_rate=0.9, hot_words=[("旧词", 99)]),
@@ -416,6 +425,34 @@ def retention_rows() -> list[str]:
         cohort_row("c-beta", 0, "moments", 1, 10, 2, 2),
         cohort_row("c-alpha", 40, "*", 1, 99, 99, 99, 99),
         cohort_row("c-alpha", 40, "moments", 1, 99, 99, 99, 99),
+    ])
+
+
+def profile_row(community: str, days_ago: int, member: str, revision: int, score: float,
+                rank: int | None, layer: str, koc: bool = False) -> dict[str, Any]:
+    """A member_profile row of the local day ``days_ago`` back (points made up: the
+    leaderboard only shows them)."""
+    return {"community_id": community, "member_id": "secret-" + member, "member_ref": member,
+            "day": Raw(f"toDate(now(), 'Asia/Shanghai') - INTERVAL {days_ago} DAY"),
+            "timezone": "Asia/Shanghai", "layer": layer, "is_koc": int(koc), "rank": rank,
+            "score": score, "points_messages": score / 2, "points_engagement": score / 4,
+            "points_content": score / 8, "points_sentiment": score / 8,
+            "points_invitations": 0.0, "real_interactions": 10, "active_days": 5,
+            "replies_received": 2, "mentions_received": 1, "avg_text_length": 12.5,
+            "positive_share": 0.5, "scored_messages": 4, "invited_joins": 0,
+            "revision": revision, "updated_at": Raw("now64(3)")}
+
+
+def profile_rows() -> list[str]:
+    """Today's profiles, a superseded revision, an onlooker without rank and a day 40
+    back, none of which may be on the leaderboard."""
+    return inserts("member_profile", [
+        profile_row("c-alpha", 0, "m-a1", 1, 99.0, 1, "core", koc=True),
+        profile_row("c-alpha", 0, "m-a1", 2, 64.5, 1, "core", koc=True),
+        profile_row("c-alpha", 0, "m-a2", 2, 40.0, 2, "participating"),
+        profile_row("c-alpha", 0, "m-a3", 2, 1.25, None, "onlooker"),
+        profile_row("c-beta", 0, "m-b1", 1, 52.0, 1, "core", koc=True),
+        profile_row("c-alpha", 40, "m-old", 1, 100.0, 1, "core", koc=True),
     ])
 
 
@@ -682,6 +719,19 @@ def test_retention_panels_read_final_cohorts_in_range(panel_results: dict[str, A
         [10, 0.6, 0.4, None, 1]]
     assert rows(panel_results, "Retention by join channel") == [
         ["moments", 16, 0.375, pytest.approx(5 / 16), None], ["(none)", 4, 0.5, 0.25, None]]
+
+
+def test_profile_panels_read_final_values(panel_results: dict[str, Any]) -> None:
+    """Layer shares of the days with layers; the leaderboard: the latest revision of each
+    member on each community's latest day, ranked members only."""
+    assert series(panel_results, "Member layers by day") == [
+        [pytest.approx(15 / 160), pytest.approx(55 / 160), pytest.approx(90 / 160)]]
+    board = rows(panel_results, "KOC leaderboard")
+    assert [row[:6] for row in board] == [["c-alpha", "m-a1", 1, 64.5, 1, "core"],
+                                          ["c-beta", "m-b1", 1, 52.0, 1, "core"],
+                                          ["c-alpha", "m-a2", 2, 40.0, 0, "participating"]]
+    assert [row[1] for row in rows(panel_results, "KOC leaderboard", "c-alpha")] == [
+        "m-a1", "m-a2"]
 
 
 def date_of_local_midnight() -> str:

@@ -89,6 +89,8 @@ class CommunityState:
     a later presence."""
     undo: Undo | None = None
     """The membership before the latest batch that folded hours (:meth:`checkpoint`)."""
+    profile_days: list[int] = field(default_factory=list)
+    """Closed days whose profile counts are stored (the last 31 with any: ``koc.py``)."""
 
     @property
     def member_count(self) -> int:
@@ -179,7 +181,8 @@ class CommunityState:
                        for c, by_channel in self.cohorts.items()},
                 "rt": self.retention_through,
                 "un": None if self.undo is None else self.undo.to_wire(
-                    lambda m: m in self.present or m in self.absent)}
+                    lambda m: m in self.present or m in self.absent),
+                "pd": self.profile_days}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> CommunityState:
@@ -190,4 +193,4 @@ class CommunityState:
         return cls(data["a"], dict(data["p"]), dict(data["x"]), data["u"], data["c"],
                    data["r"], data["t"], {int(d): n for d, n in data["h"].items()},
                    list(data.get("ch", ())), cohorts, data.get("rt", -1),
-                   Undo.from_wire(data.get("un")))
+                   Undo.from_wire(data.get("un")), list(data.get("pd", ())))

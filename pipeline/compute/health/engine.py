@@ -58,6 +58,24 @@ from pipeline.compute.health.hours import (
     membership_changes,
     summarize,
 )
+from pipeline.compute.health.koc import (
+    CHARS,
+    INVITED,
+    MENTIONED,
+    POSITIVE,
+    PROFILE_DAYS,
+    REPLIED,
+    SCORED,
+    TEXTS,
+    KocRules,
+    Layers,
+    Profile,
+    day_contributions,
+    hour_contributions,
+    judge_members,
+    quotable,
+    window_totals,
+)
 from pipeline.compute.health.retention import (
     LAST_DAY,
     channel_id,
@@ -81,6 +99,7 @@ from pipeline.compute.hot_words import merge_counts, top_terms
 from pipeline.compute.interaction import COPY_WINDOW_MS
 from schemas.base import InputEvent
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
+from schemas.members import MemberProfile
 from schemas.outputs import CommunityDayHealth, CommunityHourActivity, HotWord
 from schemas.retention import MAX_CHANNELS, CommunityRetentionCohort
 from schemas.scores import ScoredMessage
@@ -94,6 +113,11 @@ windows' key format (:func:`pipeline.compute.activity.window_key`)."""
 split_key = split_window_key
 
 
+def quotes_key(key: str) -> str:
+    """Where a folded hour's quotable messages are kept beside the open windows."""
+    return f"{key}|quotes"
+
+
 @dataclass(frozen=True)
 class HealthConfig:
     calendar: CommunityCalendar
@@ -104,6 +128,9 @@ class HealthConfig:
     """Topics derived from another (scored messages): they never lead the fold horizon."""
     max_channels: int = MAX_CHANNELS
     """Distinct join channels per community in retention cohorts (then ``other``)."""
+    koc: KocRules = KocRules()
+    member_ref: Callable[[str], str] = lambda member_id: member_id
+    """The salted reference alerts show for a member (``escalation.signals.member_ref``)."""
 
 
 @dataclass(slots=True)
@@ -119,6 +146,9 @@ class HealthClock:
     positions: dict[str, int] = field(default_factory=dict)
     communities: set[str] = field(default_factory=set)
     """Every community seen on the partition (their silent hours are judged too)."""
+    kept_hours: set[str] = field(default_factory=set)
+    """Folded hours whose quotable messages are stored (:func:`quotes_key`): the next
+    hour's replies may quote them (``koc.py``); deleted once the hour after is folded."""
 
     @property
     def position(self) -> int:
@@ -126,14 +156,15 @@ class HealthClock:
 
     def to_wire(self) -> dict:
         return {"wm": self.marks, "hz": self.horizon_ms, "h": sorted(self.open_hours),
-                "d": sorted(self.open_days), "p": self.positions, "c": sorted(self.communities)}
+                "d": sorted(self.open_days), "p": self.positions, "c": sorted(self.communities),
+                "k": sorted(self.kept_hours)}
 
     @classmethod
     def from_wire(cls, data: dict | None) -> HealthClock:
         if not data:
             return cls()
         return cls(dict(data["wm"]), data["hz"], set(data["h"]), set(data["d"]),
-                   dict(data["p"]), set(data.get("c", ())))
+                   dict(data["p"]), set(data.get("c", ())), set(data.get("k", ())))
 
     def advance(self, waiting: frozenset[str], lateness_ms: int,
                 followers: frozenset[str] = frozenset()) -> None:
@@ -168,9 +199,12 @@ class HealthState:
     """Where the engine reads saved state (the wiring backs it with Faust tables)."""
 
     def __init__(self, hour: Callable[[str], dict | None], day: Callable[[str], dict | None],
-                 community: Callable[[str], dict | None], directory: Directory) -> None:
+                 community: Callable[[str], dict | None], directory: Directory,
+                 member_day: Callable[[str], dict | None] = lambda key: None) -> None:
         self._hour, self._day, self._community = hour, day, community
         self.directory = directory
+        self.member_day = member_day
+        """``<community>|<day>`` -> member -> the day's profile counts (``koc.py``)."""
 
     def hour(self, key: str) -> HourWindow:
         return HourWindow.from_wire(self._hour(key))
@@ -203,6 +237,14 @@ class HealthResult:
     """Silence status changes of members, in the order they happened (``silence.py``)."""
     cohort_records: dict[str, CommunityRetentionCohort] = field(default_factory=dict)
     """Retention cohorts judged in this batch, by key: the latest judgement of each."""
+    kept_hours: dict[str, HourWindow] = field(default_factory=dict)
+    """Folded hours' windows reduced to what the next hour's replies may quote
+    (``koc.quotable``), by :func:`quotes_key`, to save (deleted an hour later)."""
+    member_days: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """Closed days' profile counts per member, to save (``koc.py``)."""
+    dropped_member_days: list[str] = field(default_factory=list)
+    """Profile counts past the 31 days, to delete (after the clock)."""
+    profiles: list[MemberProfile] = field(default_factory=list)
 
 
 Item = tuple[str, int, InputEvent | ScoredMessage]
@@ -344,6 +386,10 @@ class _Batch:
                 self.close_day(key)
             else:
                 self.judge_cohorts(int(key))
+        for key in sorted(self.clock.kept_hours):
+            if split_key(key)[1] + 2 * HOUR_MS <= horizon:  # the hour after it is folded
+                self.clock.kept_hours.discard(key)
+                self.result.closed_hours.append(quotes_key(key))
 
     def judge_silence(self, at_ms: int) -> None:
         """Silence transitions due by ``at_ms`` in every community of the partition."""
@@ -368,7 +414,13 @@ class _Batch:
         window = self.window(key)
         day = self.calendar.day_number(start)
         dkey = day_key(community_id, day)
-        self.day_store(dkey).hours[start] = [summary.counts(), dict(summary.words)]
+        previous = hour_key(community_id, start - HOUR_MS)
+        quoted = None
+        if previous in self.clock.kept_hours:  # folded: this batch's, else its saved quotes
+            quoted = self.windows.get(previous) or self.state.hour(quotes_key(previous))
+        contributions = hour_contributions(window, quoted, summary)
+        self.day_store(dkey).hours[start] = [summary.counts(), dict(summary.words),
+                                             contributions]
         directory = self.state.directory
         first_active = {member: first for member, (first, _) in summary.real_times.items()}
         last_active = {member: last for member, (_, last) in summary.real_times.items()}
@@ -410,6 +462,8 @@ class _Batch:
                 self.presence_changed(community_id, community, before, gone, ts_ms)
             community.through_ms = start
         self.clock.open_hours.discard(key)
+        self.clock.kept_hours.add(key)
+        self.result.kept_hours[quotes_key(key)] = quotable(window)
         self._open_index = None
         self.result.closed_hours.append(key)
         self.result.hours.pop(key, None)
@@ -449,7 +503,8 @@ class _Batch:
 
     def close_day(self, key: str) -> None:
         community_id, day = split_key(key)
-        record = self.day_record(key, final=True)
+        layers = self.judge_profiles(community_id, day, key)
+        record = self.day_record(key, final=True, layers=layers)
         self.result.day_records.append(record)
         self.community(community_id, changing=True).close_day(day, record.real_interactions)
         self.clock.open_days.discard(key)
@@ -457,6 +512,47 @@ class _Batch:
         self.result.days.pop(key, None)
         self.touched_days.discard(key)
         self.state.directory.forget_days(community_id, day - 1)
+
+    def judge_profiles(self, community_id: str, day: int, key: str) -> Layers:
+        """At the end of the community's ``day``: its counts are summed and kept, and the
+        present members' profiles and layers judged over the 30 days ending with it."""
+        store = self.day_store(key)
+        today = day_contributions(hour[2] for hour in store.hours.values() if len(hour) > 2)
+        community = self.community(community_id, changing=True)
+        days = set(community.profile_days)
+        if today:
+            self.result.member_days[key] = today
+            days.add(day)
+        for old in sorted(d for d in days if d <= day - PROFILE_DAYS - 1):
+            days.discard(old)
+            self.result.dropped_member_days.append(day_key(community_id, old))
+        community.profile_days = sorted(days)
+        values: dict[int, dict] = {}
+        for d in community.profile_days:
+            if d <= day:
+                dkey = day_key(community_id, d)
+                values[d] = self.result.member_days.get(dkey) or self.state.member_day(
+                    dkey) or {}
+        recent = window_totals(v for d, v in values.items() if d > day - PROFILE_DAYS)
+        seen = set().union(*values.values()) if values else set()
+        profiles, layers = judge_members(community.present, recent, seen, self.config.koc)
+        self.result.profiles.extend(
+            self.profile_record(community_id, day, profile) for profile in profiles)
+        return layers
+
+    def profile_record(self, community_id: str, day: int, profile: Profile) -> MemberProfile:
+        c = profile.totals.counts
+        return MemberProfile(
+            community_id=community_id, member_id=profile.member_id,
+            member_ref=self.config.member_ref(profile.member_id),
+            day=self.calendar.day_date(day), timezone=self.calendar.zone, layer=profile.layer,
+            is_koc=profile.is_koc, rank=profile.rank, score=profile.score,
+            **{f"points_{name}": value for name, value in profile.points.items()},
+            real_interactions=profile.totals.real, active_days=profile.totals.active_days,
+            replies_received=c[REPLIED], mentions_received=c[MENTIONED],
+            avg_text_length=round(c[CHARS] / c[TEXTS], 2) if c[TEXTS] else None,
+            positive_share=_ratio(c[POSITIVE], c[SCORED]), scored_messages=c[SCORED],
+            invited_joins=c[INVITED], revision=self.revision(True))
 
     def judge_cohorts(self, day: int) -> None:
         """At the end of local ``day``: the retention cohorts judged then, in every community
@@ -530,13 +626,15 @@ class _Batch:
             revision=self.revision(final),
         )
 
-    def day_record(self, key: str, final: bool) -> CommunityDayHealth:
+    def day_record(self, key: str, final: bool, layers: Layers | None = None,
+                   ) -> CommunityDayHealth:
         community_id, day = split_key(key)
         start_ms, end_ms = self.calendar.day_bounds_ms(day)
         store = self.state.day(key) if key not in self.result.days else self.result.days[key]
-        parts = [HourSummary.from_counts(counts, words) for counts, words in store.hours.values()]
+        parts = [HourSummary.from_counts(counts, words)
+                 for counts, words, *_profiles in store.hours.values()]
         hourly = [0] * 24
-        for hour, (counts, _words) in store.hours.items():
+        for hour, (counts, *_rest) in store.hours.items():
             hourly[self.calendar.local_hour(hour)] += counts[6]
         open_hours = [start for start in self.open_starts(community_id)
                       if start_ms <= start < end_ms]
@@ -601,6 +699,9 @@ class _Batch:
             removals=total.removals, net_growth=total.net_growth, member_count=members,
             member_count_anchor=community.anchor, membership_conflicts=community.conflicts,
             churn_risk_members=churn, win_back_members=win_back,
+            koc_members=layers and layers.koc, core_members=layers and layers.core,
+            participating_members=layers and layers.participating,
+            onlooker_members=layers and layers.onlooker,
             join_rate=_ratio(total.joins, members),
             leave_rate=_ratio(total.leaves + total.removals, members),
             speaking_rate=_ratio(speakers, members), interaction_rate=_ratio(speakers, members),

@@ -43,9 +43,11 @@ def message_kind(message: ChatMessage) -> int:
 class HourWindow:
     """What one community-hour has taken so far.
 
-    ``messages``: id -> [ts_ms, role index, sender id, kind, copy key, in a 3+2 slot];
-    ``member_events``: id -> [ts_ms, member id, action] (+ [channel] for a join through
-    one, ``retention.join_channel``);
+    ``messages``: id -> [ts_ms, role index, sender id, kind, copy key, in a 3+2 slot,
+    text length, replied-to message id or "", mentioned member ids] (the last three for
+    member profiles, ``koc.py``; entries saved before them have six fields);
+    ``member_events``: id -> [ts_ms, member id, action] (+ [channel or ""] for a join
+    through one, ``retention.join_channel``, + [inviter id] for an invited join);
     ``snapshots``: id -> [ts_ms, sorted member ids];
     ``scores``: scored message id -> polarity index (from the sentiment path);
     ``words``: hot-word counts of the members' text messages.
@@ -65,8 +67,10 @@ class HourWindow:
         kind = message_kind(message)
         role = ROLES.index(message.sender_role)
         key = copy_key(message.text) if message.msg_type == "text" and kind == CONTENT else ""
+        length = len(message.text) if message.msg_type == "text" and message.text else 0
         self.messages[message.message_id] = [
-            ts_ms, role, message.member_id, kind, key, int(calendar.in_slot(ts_ms))]
+            ts_ms, role, message.member_id, kind, key, int(calendar.in_slot(ts_ms)), length,
+            message.reply_to or "", sorted(set(message.mentions) - {message.member_id})]
         if role == 0 and kind == CONTENT and message.msg_type == "text" and message.text:
             self.words.update(terms(message.text))
         return True
@@ -76,8 +80,11 @@ class HourWindow:
             return False
         entry: list = [ts_ms, event.member_id, event.action]
         channel = join_channel(event.channel, event.qr_code_id)
-        if event.action == "join" and channel:
-            entry.append(channel)
+        inviter = event.inviter_id if event.inviter_id != event.member_id else None
+        if event.action == "join" and (channel or inviter):
+            entry.append(channel or "")
+            if inviter:
+                entry.append(inviter)
         self.member_events[event.event_id] = entry
         return True
 
@@ -128,6 +135,8 @@ class HourSummary:
     real_times: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Member -> (first, last) event time of their real interactions in the hour (silence
     and its end: ``silence.py``)."""
+    real_messages: list[str] = field(default_factory=list)
+    """Ids of the members' real interactions (member profiles: ``koc.py``)."""
 
     @property
     def real_interactions(self) -> int:
@@ -167,7 +176,7 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
     """The hour's counts, copies decided in (event time, message id) order."""
     summary = HourSummary(words=Counter(window.words))
     last_by_key: dict[str, int] = {}
-    for _message_id, (ts_ms, role, sender, kind, key, slot) in sorted(
+    for message_id, (ts_ms, role, sender, kind, key, slot, *_profile) in sorted(
         window.messages.items(), key=lambda item: (item[1][0], item[0])
     ):
         summary.messages += 1
@@ -193,6 +202,7 @@ def summarize(window: HourWindow, copy_window_ms: int = COPY_WINDOW_MS) -> HourS
             summary.copies += 1
         else:
             summary.active.add(sender)
+            summary.real_messages.append(message_id)
             first, _last = summary.real_times.get(sender, (ts_ms, ts_ms))
             summary.real_times[sender] = (min(first, ts_ms), ts_ms)  # in time order
     for polarity in window.scores.values():
@@ -222,7 +232,7 @@ def membership_changes(window: HourWindow) -> list[tuple[int, str, str, object]]
 def join_channel_of(window: HourWindow, event_id: str) -> str | None:
     """The channel a join event of the window came through, if it named one."""
     entry = window.member_events.get(event_id)
-    return entry[3] if entry is not None and len(entry) > 3 else None
+    return (entry[3] or None) if entry is not None and len(entry) > 3 else None
 
 
 def hour_end_ms(start_ms: int) -> int:

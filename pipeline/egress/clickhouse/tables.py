@@ -26,7 +26,7 @@ from schemas.alerts import Alert
 from schemas.base import InputEvent
 from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
-from schemas.members import MemberStatusChange
+from schemas.members import MemberProfile, MemberStatusChange
 from schemas.outputs import (
     CommunityAnomaly,
     CommunityDayHealth,
@@ -158,6 +158,9 @@ ANOMALIES: TableSpec[CommunityAnomaly] = model_table(
 )
 MEMBER_STATUS: TableSpec[MemberStatusChange] = model_table(
     "member_status_changes", _fields(MemberStatusChange),
+)
+MEMBER_PROFILES: TableSpec[MemberProfile] = model_table(
+    "member_profile", _fields(MemberProfile), {"is_koc": int},
 )
 RETENTION_COHORTS: TableSpec[CommunityRetentionCohort] = model_table(
     "community_retention_cohort", _fields(CommunityRetentionCohort), {"is_final": int},

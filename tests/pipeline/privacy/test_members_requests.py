@@ -42,7 +42,7 @@ TOKEN = re.compile(r"erased-[0-9a-f]{16}")
 STRING_ARRAY = re.compile(r"Array\((LowCardinality\()?(Nullable\()?String\)+")
 OWNERS = {"chat_messages": "member_id", "member_events": "member_id",
           "transactions": "member_id", "funnel_events": "person_id",
-          "member_status_changes": "member_id"}
+          "member_status_changes": "member_id", "member_profile": "member_id"}
 """The member's own rows, by table (independent of the code under test)."""
 
 

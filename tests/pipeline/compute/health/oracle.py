@@ -10,6 +10,7 @@ revisions.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -375,3 +376,114 @@ def retention_cohorts(events: list[dict], lateness_ms: int, end_ms: int,
                 out[(community, day, label)] = (len(group), *(
                     None if kept is None else len(kept & group) for kept in kept_by_n))
     return out
+
+
+def member_profiles(events: list[dict], lateness_ms: int, end_ms: int,
+                    zone: str = "Asia/Shanghai", copy_window_ms: int = 600_000,
+                    share: float = 0.06, min_score: float = 30.0, core_days: int = 10,
+                    ) -> tuple[dict[tuple[str, date, str], dict], dict[tuple[str, date], tuple]]:
+    """Member profiles and layer counts of every community day that closed by ``end_ms``
+    (a day with an accepted event), from scratch (docs/metrics.md, "KOC and member layers").
+
+    Returns ((community, day, member) -> profile fields, (community, day) -> (koc, core,
+    participating, onlooker)).  Counts per member and local day: real interactions, real
+    text messages and their characters (each up to 300), replies received (the quoted
+    message a member's non-system message of the same community in the reply's clock hour or the one
+    before, by another member), distinct @mentions received from others' real
+    interactions, scored and positive real interactions, joins naming them as inviter.
+    """
+    accepted, _ = accepted_events(events, lateness_ms)
+    messages = {e["id"]: e for e in accepted if e["topic"] == "chat"}
+    kinds = classify(list(messages.values()), copy_window_ms)
+    polarity = {e["id"][2:]: e["polarity"] for e in accepted if e["topic"] == "scores"}
+    counts: dict[tuple[str, date], dict[str, list[int]]] = defaultdict(dict)
+
+    def add(community: str, ts: int, member: str, index: int, value: int = 1) -> None:
+        row = counts[(community, day_of(ts, zone))].setdefault(member, [0] * 8)
+        row[index] += value
+
+    for m in messages.values():
+        if kinds[m["id"]] != "real":
+            continue
+        c, ts, sender = m["community_id"], m["ts"], m["member_id"]
+        add(c, ts, sender, 0)
+        if m["msg_type"] == "text" and m["text"]:
+            add(c, ts, sender, 1)
+            add(c, ts, sender, 2, min(len(m["text"]), 300))
+        if m["id"] in polarity:
+            add(c, ts, sender, 6)
+            add(c, ts, sender, 5, polarity[m["id"]] == "positive")
+        target = messages.get(m.get("reply_to") or "")
+        if (target is not None and target["community_id"] == c
+                and target["sender_role"] == "member" and kinds[target["id"]] != "system"
+                and target["member_id"] != sender
+                and 0 <= ts // HOUR - target["ts"] // HOUR <= 1):
+            add(c, ts, target["member_id"], 3)
+        for mentioned in set(m.get("mentions") or ()) - {sender}:
+            add(c, ts, mentioned, 4)
+    changes: dict[str, list[dict]] = defaultdict(list)
+    for e in accepted:
+        if e["topic"] in ("members", "snapshots"):
+            changes[e["community_id"]].append(e)
+            inviter = e.get("inviter_id")
+            if e.get("action") == "join" and inviter and inviter != e["member_id"]:
+                add(e["community_id"], e["ts"], inviter, 7)
+    for items in changes.values():
+        items.sort(key=lambda c: (c["ts"], c["id"]))
+    closed = {(e["community_id"], day_of(e["ts"], zone)) for e in accepted}
+    profiles: dict[tuple[str, date, str], dict] = {}
+    layers: dict[tuple[str, date], tuple] = {}
+    parts = (("messages", 30.0, 60.0), ("engagement", 25.0, 20.0), ("content", 15.0, 30.0),
+             ("sentiment", 15.0, 1.0), ("invitations", 15.0, 5.0))
+    for community, day in closed:
+        if _day_end_ms(day, zone) > end_ms:
+            continue
+        present = _present_at(changes[community], _day_end_ms(day, zone))
+        totals: dict[str, list[int]] = {}
+        active_days: Counter[str] = Counter()
+        seen: set[str] = set()
+        for back in range(31):
+            rows = counts.get((community, day - timedelta(days=back)), {})
+            seen |= set(rows)
+            if back == 30:
+                continue
+            for member, row in rows.items():
+                total = totals.setdefault(member, [0] * 8)
+                totals[member] = [a + b for a, b in zip(total, row, strict=True)]
+                active_days[member] += row[0] > 0
+        scores, points = {}, {}
+        for member in present & set(totals):
+            t = totals[member]
+            values = {"messages": t[0], "engagement": t[3] + t[4],
+                      "content": t[2] / t[1] if t[1] else 0.0,
+                      "sentiment": t[5] / t[6] if t[6] else 0.0, "invitations": t[7]}
+            points[member] = {n: round(w * min(1.0, values[n] / cap), 2) for n, w, cap in parts}
+            scores[member] = round(sum(points[member].values()), 2)
+        ranked = sorted((m for m in scores if totals[m][0] > 0), key=lambda m: (-scores[m], m))
+        koc = {m for m in ranked[:math.ceil(len(ranked) * share)] if scores[m] >= min_score}
+        tally = Counter()
+        for member in present:
+            t = totals.get(member, [0] * 8)
+            layer = ("core" if member in koc or active_days[member] >= core_days
+                     else "participating" if t[0] else "onlooker")
+            tally[layer] += 1
+            if member not in seen:
+                continue
+            profiles[(community, day, member)] = {
+                "layer": layer, "is_koc": member in koc,
+                "rank": ranked.index(member) + 1 if member in ranked else None,
+                "score": scores.get(member, 0.0), "real_interactions": t[0],
+                "active_days": active_days[member], "replies_received": t[3],
+                "mentions_received": t[4], "scored_messages": t[6], "invited_joins": t[7]}
+        layers[(community, day)] = (len(koc), tally["core"], tally["participating"],
+                                    tally["onlooker"])
+    return profiles, layers
+
+
+def profile_view(record) -> dict:
+    """The oracle's fields of a MemberProfile record."""
+    return {"layer": record.layer, "is_koc": record.is_koc, "rank": record.rank,
+            "score": record.score, "real_interactions": record.real_interactions,
+            "active_days": record.active_days, "replies_received": record.replies_received,
+            "mentions_received": record.mentions_received,
+            "scored_messages": record.scored_messages, "invited_joins": record.invited_joins}

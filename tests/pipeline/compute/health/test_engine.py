@@ -11,11 +11,14 @@ from pipeline.compute.health.calendar import CommunityCalendar
 from pipeline.compute.health.community import CommunityState
 from pipeline.compute.health.directory import Directory
 from pipeline.compute.health.engine import HealthClock, HealthConfig, HealthState, apply_batch
+from pipeline.compute.health.koc import KocRules
 from pipeline.compute.hot_words import message_terms
 from schemas.events import ChatMessage, MemberEvent, MembershipSnapshot
 from schemas.scores import ScoredMessage
 from tests.pipeline.compute.health.oracle import (
     day_health,
+    member_profiles,
+    profile_view,
     record_view,
     retention_cohorts,
     silence_transitions,
@@ -46,6 +49,8 @@ class Store:
         self.transitions: list = []
         self.cohorts: dict = {}
         self.hour_records: dict = {}
+        self.member_days: dict = {}
+        self.profiles: dict = {}
         self.restart()
 
     def restart(self) -> None:
@@ -54,8 +59,14 @@ class Store:
 
     def run(self, items: list, save: str = "all", waiting: frozenset[str] = frozenset()) -> None:
         clock = HealthClock.from_wire(self.clock)
-        state = HealthState(self.hours.get, self.days.get, self.communities.get, self.directory)
+        state = HealthState(self.hours.get, self.days.get, self.communities.get, self.directory,
+                            self.member_days.get)
         result = apply_batch(clock, state, items, self.config, waiting)
+        for profile in result.profiles:
+            key = (profile.community_id, profile.day, profile.member_id)
+            current = self.profiles.get(key)
+            assert current is None or current == profile  # a replay publishes the same
+            self.profiles[key] = profile
         self.transitions += result.transitions  # published (at least once)
         for published, records in ((self.published, result.day_records),
                                    (self.cohorts, result.cohort_records.values()),
@@ -68,10 +79,13 @@ class Store:
             return
         for key, window in result.hours.items():
             self.hours[key] = window.to_wire()
+        for key, window in result.kept_hours.items():
+            self.hours[key] = window.to_wire()
         for key, store in result.days.items():
             self.days[key] = store.to_wire()
         for community_id in result.member_communities:
             self.members[community_id] = self.directory.community_wire(community_id)
+        self.member_days.update(result.member_days)
         if save == "partial":
             return
         for community_id, community in result.communities.items():
@@ -83,12 +97,15 @@ class Store:
             self.hours.pop(key, None)
         for key in result.closed_days:
             self.days.pop(key, None)
+        for key in result.dropped_member_days:
+            self.member_days.pop(key, None)
 
 
-def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
+def make_events(seed: int, days: int = 4, replies: bool = False) -> list[tuple[int, object]]:
     """(event time ms, event) of three communities, with joins, leaves and conflicts."""
     rng = random.Random(seed)
     ways = random.Random(f"channels-{seed}")  # apart: the other draws stay as they were
+    social = random.Random(f"social-{seed}")  # replies, mentions, inviters: apart as well
     events: list[tuple[int, object]] = []
     for c in range(3):
         community = f"c{c}"
@@ -96,9 +113,11 @@ def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
         for i, member in enumerate(members[:25]):
             ts = T0 + timedelta(minutes=rng.randrange(0, 600))
             channel, qr_code_id = ways.choice(JOIN_WAYS)
+            inviter = social.choice(members) if social.random() < 0.4 else None
             events.append((ts, MemberEvent(event_id=f"j{c}-{i}", community_id=community,
                                            member_id=member, action="join", ts=ts,
-                                           channel=channel, qr_code_id=qr_code_id)))
+                                           channel=channel, qr_code_id=qr_code_id,
+                                           inviter_id=inviter)))
         if c == 1:  # a snapshot on the second day anchors community c1
             ts = T0 + timedelta(days=1, hours=3)
             events.append((ts, MembershipSnapshot(
@@ -117,9 +136,18 @@ def make_events(seed: int, days: int = 4) -> list[tuple[int, object]]:
                                    (0.8, 0.1, 0.07, 0.03))[0]
             sender = rng.choice(members) if role == "member" else f"{role}-{c}"
             text = rng.choice(TEXTS) if msg_type == "text" else ""
+            reply_to = f"m{c}-{social.randrange(k)}" if k and social.random() < 0.1 else None
+            mentions = social.sample(members + [sender], social.choice((0, 0, 0, 1, 2)))
             events.append((ts, ChatMessage(
                 message_id=f"m{c}-{k}", community_id=community, member_id=sender,
-                sender_role=role, msg_type=msg_type, text=text, ts=ts)))
+                sender_role=role, msg_type=msg_type, text=text, ts=ts, reply_to=reply_to,
+                mentions=mentions)))
+            if replies and social.random() < 0.3:  # minutes later, sometimes the next hour
+                at = ts + timedelta(seconds=social.randrange(30, 5400))
+                events.append((at, ChatMessage(
+                    message_id=f"r{c}-{k}", community_id=community,
+                    member_id=social.choice(members + [f"staff-{c}"]),
+                    text=social.choice(TEXTS) + "，同意", ts=at, reply_to=f"m{c}-{k}")))
             if role == "member" and text and rng.random() < 0.8:  # the alert path scored it
                 scored_at = ts + timedelta(seconds=rng.randrange(1, 120))
                 events.append((scored_at, ScoredMessage(
@@ -153,11 +181,12 @@ def as_oracle_input(delivered: list[tuple[int, object]]) -> list[dict]:
         if isinstance(e, ChatMessage):
             out.append(base | {"topic": "chat", "id": e.message_id, "member_id": e.member_id,
                                "sender_role": e.sender_role, "msg_type": e.msg_type,
-                               "text": e.text})
+                               "text": e.text, "reply_to": e.reply_to,
+                               "mentions": list(e.mentions)})
         elif isinstance(e, MemberEvent):
             out.append(base | {"topic": "members", "id": e.event_id, "member_id": e.member_id,
                                "action": e.action, "channel": e.channel,
-                               "qr_code_id": e.qr_code_id})
+                               "qr_code_id": e.qr_code_id, "inviter_id": e.inviter_id})
         elif isinstance(e, ScoredMessage):
             out.append(base | {"topic": "scores", "id": "s:" + e.message_id, "ts": e.ts_ms,
                                "polarity": e.polarity})
@@ -510,3 +539,66 @@ def test_membership_survives_a_crash_before_the_clock_is_saved(seed: int) -> Non
     assert final_days(clean) == day_health(as_oracle_input(delivered), LATENESS_MS)
     assert transitions_of(crashed) == transitions_of(clean)
     assert cohorts_of(crashed) == cohorts_of(clean) == expected_cohorts(clean, delivered)
+
+
+def profiles_of(store: Store) -> tuple[dict, dict]:
+    """Published profiles by (community, day, member) and the final day records' layer
+    counts by (community, day)."""
+    profiles = {key: profile_view(p) for key, p in store.profiles.items()}
+    layers = {(r.community_id, r.day): (r.koc_members, r.core_members,
+                                         r.participating_members, r.onlooker_members)
+              for r in store.published.values() if r.community_id != "c-flush" and r.is_final}
+    return profiles, layers
+
+
+def expected_profiles(store: Store, delivered: list, **rules: float) -> tuple[dict, dict]:
+    end = HealthClock.from_wire(store.clock).horizon_ms
+    profiles, layers = member_profiles(as_oracle_input(delivered), LATENESS_MS, end, **rules)
+    return ({k: v for k, v in profiles.items() if k[0] != "c-flush"},
+            {k: v for k, v in layers.items() if k[0] != "c-flush"})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_member_profiles_and_layers_equal_the_brute_force(seed: int) -> None:
+    """Five weeks (the 30-day window slides and members fall back to onlooker), late and
+    duplicated input, replies across an hour boundary, mentions, invited joins."""
+    rules = KocRules(share=0.08, min_score=20.0, core_days=6)
+    delivered = deliver(make_events(seed, days=35, replies=True), seed)
+    store = Store(HealthConfig(CommunityCalendar(), LATENESS_MS, message_terms, koc=rules))
+    stream = items(delivered)
+    for i in range(0, len(stream), 97):
+        store.run(stream[i:i + 97], waiting=waiting_after(stream, i + 97))
+    store.run(flush(delivered))
+    profiles, layers = profiles_of(store)
+    expected, expected_layers = expected_profiles(
+        store, delivered, share=0.08, min_score=20.0, core_days=6)
+    assert set(profiles) == set(expected)
+    for key in sorted(expected):
+        assert profiles[key] == expected[key], key
+    assert layers == expected_layers
+    views = list(expected.values())
+    assert {v["layer"] for v in views} == {"core", "participating", "onlooker"}
+    assert any(v["is_koc"] for v in views) and any(v["replies_received"] for v in views)
+    assert any(v["mentions_received"] for v in views) and any(v["invited_joins"] for v in views)
+    every = list(store.profiles.values())
+    assert all(p.score == round(p.points_messages + p.points_engagement + p.points_content
+                                + p.points_sentiment + p.points_invitations, 2) for p in every)
+    kept = {k for k in store.member_days}
+    last = max(int(k.split("|")[1]) for k in kept)
+    assert all(int(k.split("|")[1]) > last - 40 for k in kept)  # old days were dropped
+
+
+def test_member_profiles_survive_a_crash_before_the_clock_is_saved() -> None:
+    delivered = deliver(make_events(8, days=12, replies=True), 8)
+    stream = items(delivered)
+    clean, crashed = Store(), Store()
+    for n, i in enumerate(range(0, len(stream), 211)):
+        batch, waiting = stream[i:i + 211], waiting_after(stream, i + 211)
+        clean.run(batch, waiting=waiting)
+        crashed.run(batch, save=("no_clock", "partial", "none")[n % 3], waiting=waiting)
+        crashed.restart()
+        crashed.run(batch, waiting=waiting)
+    clean.run(flush(delivered))
+    crashed.run(flush(delivered))
+    assert profiles_of(crashed) == profiles_of(clean) == expected_profiles(clean, delivered)
+    assert clean.profiles
