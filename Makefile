@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MVN    ?= mvn
+KAFKA_CLASSPATH := var/kafka/classpath.txt
 
-.PHONY: setup system-deps demo test soak lint bench schemas catalogue clean
+.PHONY: setup system-deps kafka-deps demo test soak lint bench schemas catalogue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +21,28 @@ system-deps:
 	bash deploy/local/install-system-deps.sh
 	bash pipeline/console/install-browser.sh
 
+# Apache Kafka, the production broker, for the tests (pipeline/devtools/kafka_broker.py):
+# Maven resolves its jars into the local Maven cache and the classpath file is the stamp,
+# so a second run does nothing.  Needs Java 17+ and Maven; the demo stays on Tansu.
+$(KAFKA_CLASSPATH): deploy/kafka/pom.xml
+	@mkdir -p $(@D)
+	@rm -f $@.tmp
+	$(MVN) -q -B -Dstyle.color=never -f deploy/kafka/pom.xml dependency:build-classpath \
+		-Dmdep.outputFile=$(abspath $@).tmp
+	mv $@.tmp $@
+
+kafka-deps: $(KAFKA_CLASSPATH)
+
 demo: setup
 	$(BIN)/pulse demo
 
-test: setup system-deps
+test: setup system-deps kafka-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Kill-and-restart, 30 times on each store (tests/soak); CI runs it after `make test`.
-soak: setup system-deps
+soak: setup system-deps kafka-deps
 	$(BIN)/python -m pytest -m soak tests/soak
 
 lint: setup

