@@ -23,14 +23,15 @@ def worker(
     ),
 ) -> None:
     """Run a Faust worker (configured by PULSE_* variables)."""
-    import faust
 
     from pipeline.app.factory import create_app
     from pipeline.runtime.process import die_with_parent
+    from pipeline.runtime.stopping import BoundedStopWorker
 
     die_with_parent()
     settings = load_settings(**({"worker_role": role} if role else {}))
-    faust_worker = faust.Worker(create_app(settings), loglevel=loglevel)
+    faust_worker = BoundedStopWorker(create_app(settings), loglevel=loglevel,
+                                     stop_timeout_s=settings.shutdown_timeout_s)
     faust_worker.execute_from_commandline()
 
 

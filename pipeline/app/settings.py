@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         description="A partition with records beyond its committed offset whose committed "
         "offset has not moved for this long turns /health to 503 (status stalled).",
     )
+    shutdown_timeout_s: float = Field(
+        60.0, gt=0,
+        description="A worker asked to stop (SIGTERM, SIGINT, its parent gone) that has not "
+        "exited after this long exits at once (code 75): a stop waiting on an unreachable "
+        "broker must not hold ports, state locks and CPU forever. Uncommitted input is "
+        "processed again by the next worker (at-least-once).",
+    )
 
     # Event time
     allowed_lateness_s: int = Field(

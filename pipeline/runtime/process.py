@@ -1,11 +1,19 @@
-"""Process hygiene of a worker: children that die with their parent."""
+"""Process hygiene of a worker: children that die with their parent, stops that end."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import signal
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+STOP_OVERDUE_EXIT = 75
+"""Exit code of a worker whose stop took longer than allowed (EX_TEMPFAIL: start again)."""
 
 PARENT_PID_ENV = "COMMUNITY_PULSE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
@@ -27,3 +35,27 @@ def die_with_parent(expected: int | None = None) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(expected):
         raise SystemExit("parent process is gone")
+
+
+def exit_if_not_stopped(timeout_s: float,
+                        exit_now: Callable[[int], None] = os._exit) -> threading.Timer:
+    """Arm a deadline for a stop that has begun: unless the process has exited by then,
+    exit at once with :data:`STOP_OVERDUE_EXIT`.
+
+    A stop waits on the broker (commits, changelog flushes); with the broker gone it can
+    wait forever, holding the web port, the state store's locks and a CPU (seen: a test
+    worker orphaned when its broker was stopped spun for 12 minutes and ignored SIGTERM).
+    A thread, not the event loop, keeps the time, so a loop that never yields is no
+    obstacle.  Input not committed yet is processed again by the next worker.
+    """
+    def overdue() -> None:
+        log.error("stop did not finish within %.0fs: exiting now", timeout_s)
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        exit_now(STOP_OVERDUE_EXIT)
+
+    timer = threading.Timer(timeout_s, overdue)
+    timer.daemon = True
+    timer.start()
+    return timer

@@ -1,0 +1,68 @@
+"""A stop that hangs ends anyway: the deadline a stop signal arms."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pipeline.runtime.process import STOP_OVERDUE_EXIT, exit_if_not_stopped
+
+REPO = Path(__file__).resolve().parents[3]
+
+HANGING_WORKER = """
+import asyncio, sys
+import mode
+from pipeline.runtime.stopping import BoundedStop
+
+class Stuck(mode.Service):
+    async def on_stop(self):
+        await asyncio.sleep(3600)  # like a commit waiting on a broker that is gone
+
+class Worker(BoundedStop, mode.Worker):
+    stop_timeout_s = 1.0
+
+    async def on_first_start(self):
+        await super().on_first_start()
+        print("started", flush=True)  # signal handlers are installed by now
+
+Worker(Stuck(), loglevel="warning").execute_from_commandline()
+"""
+
+
+def test_a_deadline_exits_unless_cancelled() -> None:
+    fired: list[int] = []
+    done = threading.Event()
+
+    def exit_now(code: int) -> None:
+        fired.append(code)
+        done.set()
+
+    exit_if_not_stopped(0.01, exit_now)
+    assert done.wait(30)
+    assert fired == [STOP_OVERDUE_EXIT]
+    quiet = exit_if_not_stopped(3600, exit_now)
+    quiet.cancel()
+    quiet.join(30)
+    assert fired == [STOP_OVERDUE_EXIT]
+
+
+def test_a_worker_whose_stop_hangs_exits_after_a_sigterm() -> None:
+    """A real mode worker, a service whose stop never returns, a real SIGTERM: the process
+    exits with the overdue code instead of hanging."""
+    process = subprocess.Popen([sys.executable, "-c", HANGING_WORKER], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "started" not in process.stdout.readline():
+            pass
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == STOP_OVERDUE_EXIT
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
