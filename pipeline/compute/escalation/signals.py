@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.compute.display import visible
 from pipeline.compute.escalation.lexicon import TermMatch, match_terms
 from pipeline.compute.escalation.policy import EscalationPolicy
 from pipeline.compute.interaction import MENTION as _MENTION
@@ -71,7 +72,7 @@ def member_ref(member_id: str, policy: EscalationPolicy) -> str:
 
 def excerpt(text: str, limit: int) -> str:
     """Personal data and @names masked, whitespace collapsed, cut to ``limit`` characters."""
-    masked = _MENTION.sub("@***", mask_pii(text))
+    masked = _MENTION.sub("@***", mask_pii(visible(text)))
     masked = " ".join(masked.split())
     if len(masked) > limit:
         masked = masked[: limit - 1] + "…"

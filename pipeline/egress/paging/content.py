@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
+from pipeline.compute.display import visible
 from pipeline.compute.privacy import mask_pii
 from schemas.alerts import TIER_NAMES_ZH, Alert, Excerpt
 
@@ -92,7 +93,7 @@ def safe_excerpt(excerpt: Excerpt, max_chars: int) -> str:
     are swapped for look-alikes so a member's message cannot restyle the alert
     or plant a link.
     """
-    text = _SPACES.sub(" ", mask_pii(excerpt.text)).strip().translate(_MARKUP)
+    text = _SPACES.sub(" ", mask_pii(visible(excerpt.text))).strip().translate(_MARKUP)
     return truncate(text, max_chars)
 
 
