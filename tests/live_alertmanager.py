@@ -3,6 +3,7 @@ with its receivers (worker webhook, WeCom API) pointed at a local recorder."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 import urllib.request
@@ -25,6 +26,8 @@ class LiveAlertmanager:
     received: Recorder
     receivers_url: str = ""
     """Base URL of the fake receivers (also usable as a WeCom robot endpoint)."""
+    process: subprocess.Popen[bytes] | None = None
+    """The Alertmanager process (fault tests stop and continue it)."""
 
 
 def fake_receivers(recorder: Recorder) -> web.Application:
@@ -85,8 +88,9 @@ def live_alertmanager(directory: Path) -> Iterator[LiveAlertmanager]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, process, log_path)
-            yield LiveAlertmanager(url, recorder, receivers_url)
+            yield LiveAlertmanager(url, recorder, receivers_url, process)
         finally:
+            process.send_signal(signal.SIGCONT)  # if a test left it stopped
             process.terminate()
             process.wait(timeout=10)
             receivers.stop()
