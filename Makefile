@@ -43,7 +43,7 @@ test: setup system-deps kafka-deps
 
 # Kill-and-restart, 30 times on each store (tests/soak); CI runs it after `make test`.
 soak: setup system-deps kafka-deps
-	$(BIN)/python -m pytest -m soak tests/soak
+	$(BIN)/python -m pytest -m soak tests/soak tests/faults
 
 lint: setup
 	$(BIN)/ruff check .
