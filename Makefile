@@ -41,7 +41,8 @@ test: setup system-deps kafka-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-# Kill-and-restart, 30 times on each store (tests/soak); CI runs it after `make test`.
+# Kill-and-restart, 30 times on each store (tests/soak), and the 5-minute paging outage
+# (tests/faults); CI runs it after `make test`.
 soak: setup system-deps kafka-deps
 	$(BIN)/python -m pytest -m soak tests/soak tests/faults
 
