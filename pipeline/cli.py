@@ -80,6 +80,29 @@ def demo(
     raise typer.Exit(run_demo(options, console))
 
 
+@app.command()
+def replay(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                help="JSON lines: input events, or records of pulse generate."),
+    rate: float = typer.Option(0.0, min=0, help="Records/s (0 = as fast as possible)."),
+) -> None:
+    """Send your own input events to their topics (PULSE_* settings), with progress."""
+    from pipeline.devtools.generator.cli import send_records
+    from pipeline.devtools.replay import Unroutable, read_events
+
+    with file.open(encoding="utf-8") as lines:
+        read = list(read_events(lines))
+    records = [r for r in read if not isinstance(r, Unroutable)]
+    skipped = [r for r in read if isinstance(r, Unroutable)]
+    for item in skipped[:20]:
+        console.print(f"[yellow]line {item.line} not sent: {item.reason}[/yellow]")
+    if len(skipped) > 20:
+        console.print(f"[yellow]... and {len(skipped) - 20} more lines not sent[/yellow]")
+    send_records(records, rate)
+    if skipped:
+        raise typer.Exit(1)
+
+
 def _register_subcommands() -> None:
     from pipeline.console.cli import register as register_alerts
     from pipeline.devtools.generator.cli import register as register_generate

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from pipeline.devtools.generator.config import GeneratorConfig
 from pipeline.devtools.generator.io import write_stream
-from pipeline.devtools.generator.stream import GeneratedStream
+from pipeline.devtools.generator.stream import GeneratedStream, OutRecord
 
 console = Console()
 
@@ -50,7 +50,8 @@ def summary(stream: GeneratedStream, seconds: float) -> Table:
     return table
 
 
-def _produce(stream: GeneratedStream, rate: float) -> None:
+def send_records(records: list[OutRecord], rate: float) -> int:
+    """Send ``records`` to Kafka (PULSE_* settings) with a progress bar; returns how many."""
     from pipeline.app.settings import load_settings
     from pipeline.devtools.generator.kafka import produce
     from pipeline.topics import INPUT_TOPICS, ensure_topics
@@ -61,15 +62,16 @@ def _produce(stream: GeneratedStream, rate: float) -> None:
                TextColumn("{task.fields[speed]}"), TimeElapsedColumn())
     started = time.perf_counter()
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("produce", total=len(stream.records), speed="")
+        task = progress.add_task("produce", total=len(records), speed="")
 
         def advance(sent: int) -> None:
             speed = sent / max(time.perf_counter() - started, 1e-6)
             progress.update(task, completed=sent, speed=f"{speed:,.0f} rec/s")
 
-        sent = produce(stream.records, settings, rate=rate or None, on_progress=advance)
+        sent = produce(records, settings, rate=rate or None, on_progress=advance)
     console.print(f"sent {sent:,} records to {settings.kafka_bootstrap} "
                   f"in {time.perf_counter() - started:.1f}s")
+    return sent
 
 
 def generate_command(
@@ -111,7 +113,7 @@ def generate_command(
         write_stream(stream, out)
         console.print(f"wrote {out / 'events.jsonl'} and {out / 'truth.json'}")
     if to_kafka:
-        _produce(stream, rate)
+        send_records(stream.records, rate)
 
 
 def register(app: typer.Typer) -> None:

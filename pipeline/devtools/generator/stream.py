@@ -24,7 +24,8 @@ class OutRecord:
     topic: str
     key: bytes | None
     value: bytes
-    timestamp_ms: int
+    timestamp_ms: int | None
+    """None: the producer's clock (replayed events of your own)."""
     kind: RecordKind
 
 
