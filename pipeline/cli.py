@@ -81,6 +81,50 @@ def demo(
 
 
 @app.command()
+def up(
+    directory: Path = typer.Option(Path("var/up"), help="Data and logs (reset on start)."),
+    broker: str = typer.Option("tansu", help="tansu (embedded) or kafka (Apache Kafka, "
+                               "needs `make kafka-deps`)."),
+    monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring",
+                                    help="Prometheus and Alertmanager, when installed."),
+) -> None:
+    """Run the embedded stack in the foreground for your own producers, until Ctrl-C."""
+    from rich.table import Table
+
+    from pipeline.devtools.up import (
+        StackError,
+        UpOptions,
+        run_until_interrupted,
+        start_stack,
+        stop_stack,
+        write_endpoints,
+    )
+
+    if broker not in ("tansu", "kafka"):
+        raise typer.BadParameter("tansu or kafka", param_hint="--broker")
+    try:
+        stack = start_stack(UpOptions(directory, broker, monitoring), console.print)
+    except StackError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    table = Table("what", "where", title="community-pulse is up")
+    for name, value in stack.endpoints().items():
+        table.add_row(name, value)
+    console.print(table)
+    console.print(f"endpoints also in {write_endpoints(stack, directory.resolve())}")
+    console.print(f"send events: PULSE_KAFKA_BOOTSTRAP={stack.broker.bootstrap} "
+                  ".venv/bin/pulse replay FILE   (Ctrl-C here stops everything)")
+    outcome = "stopped"
+    try:
+        outcome = run_until_interrupted(stack)
+    finally:
+        code = stop_stack(stack)
+        console.print(f"{outcome}; worker exit {code}; everything stopped")
+    if outcome != "stopped":
+        raise typer.Exit(1)
+
+
+@app.command()
 def replay(
     file: Path = typer.Argument(..., exists=True, dir_okay=False,
                                 help="JSON lines: input events, or records of pulse generate."),

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from aiohttp import web
 
 from pipeline.devtools.stack import free_port
-from tests.deploy.deploy_support import DEPLOY, tool
+from pipeline.devtools.up import alertmanager_config
+from tests.deploy.deploy_support import tool
 from tests.pipeline.egress.paging.delivery_support import Recorder, ThreadedServer
 
 
@@ -44,18 +44,7 @@ def fake_receivers(recorder: Recorder) -> web.Application:
 
 def local_config(receivers_url: str, directory: Path) -> Path:
     """The repo's alertmanager.yml, with its receivers pointed at the local fakes."""
-    source = DEPLOY / "alertmanager"
-    config = yaml.safe_load((source / "alertmanager.yml").read_text(encoding="utf-8"))
-    config["global"]["wechat_api_url"] = f"{receivers_url}/cgi-bin/"
-    for receiver in config["receivers"]:
-        for hook in receiver.get("webhook_configs", []):
-            hook["url"] = hook["url"].replace("http://worker:6066", receivers_url)
-    (directory / "templates").mkdir(parents=True)
-    for template in (source / "templates").glob("*.tmpl"):
-        (directory / "templates" / template.name).write_text(template.read_text("utf-8"), "utf-8")
-    path = directory / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    return alertmanager_config(receivers_url, directory, wechat_api_url=f"{receivers_url}/cgi-bin/")
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
