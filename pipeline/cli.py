@@ -46,11 +46,13 @@ def topics() -> None:
 
 @app.command()
 def schemas(out: Path = typer.Option(None, help="Directory (default schemas/json).")) -> None:
-    """Write the JSON Schema of every input and output record."""
+    """Write the JSON Schema of every record and the AsyncAPI document of every topic."""
+    from pipeline.egress.contracts import ASYNCAPI_PATH, write_asyncapi
     from schemas.export import JSON_DIR, write_schemas
 
     for path in write_schemas(out or JSON_DIR):
         console.print(str(path))
+    console.print(str(write_asyncapi(out.parent / ASYNCAPI_PATH.name if out else ASYNCAPI_PATH)))
 
 
 @app.command()

@@ -6,16 +6,16 @@ Apache Kafka, the production broker, runs only for tests that ask for it
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.app.settings import Settings, load_settings
+from pipeline.app.settings import Settings
 from pipeline.devtools.kafka_broker import KafkaBroker
-from pipeline.devtools.stack import Broker, BrokerProcess, free_port, prepare
+from pipeline.devtools.stack import Broker, BrokerProcess
 from tests.browser_support import browser  # noqa: F401 - the headless Chromium fixture
+from tests.support import settings_on
 
 BROKERS = ("tansu", "kafka")
 """Parameters of ``any_broker``: the test ids end in ``[tansu]`` / ``[kafka]``."""
@@ -46,29 +46,13 @@ def any_broker(request: pytest.FixtureRequest) -> BrokerProcess:
     return request.getfixturevalue("broker" if request.param == "tansu" else "kafka_broker")
 
 
-def _settings(broker: BrokerProcess, tmp_path: Path) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    settings = load_settings(
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=f"t{run}.",
-        app_id=f"pulse-test-{run}",
-        clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
-        clickhouse_retention_days=20_000,  # streams start on a fixed date that will age
-        data_dir=tmp_path / "state",
-        web_port=free_port(),
-        batch_within_s=0.1,
-    )
-    prepare(settings)
-    return settings
-
-
 @pytest.fixture
 def pipeline_settings(broker: Broker, tmp_path: Path) -> Settings:
     """Settings of a fresh pipeline: own topics, consumer group, chdb and state dirs."""
-    return _settings(broker, tmp_path)
+    return settings_on(broker, tmp_path)
 
 
 @pytest.fixture
 def any_pipeline_settings(any_broker: BrokerProcess, tmp_path: Path) -> Settings:
     """``pipeline_settings`` on each broker in turn (see ``any_broker``)."""
-    return _settings(any_broker, tmp_path)
+    return settings_on(any_broker, tmp_path)

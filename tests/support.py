@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,13 +13,13 @@ from pathlib import Path
 import orjson
 from kafka import KafkaConsumer
 
-from pipeline.app.settings import Settings
+from pipeline.app.settings import Settings, load_settings
 from pipeline.devtools.generator import GeneratorConfig
 from pipeline.devtools.progress import wait_until_committed as _wait
 from pipeline.devtools.report import PipelineReport, read_report
-from pipeline.devtools.stack import WorkerProcess
+from pipeline.devtools.stack import BrokerProcess, WorkerProcess, free_port, prepare
 from pipeline.egress.clickhouse.client import connect
-from pipeline.topics import ACTIVITY_MINUTE, CHAT_MESSAGES, SENTIMENT_ALERTS
+from pipeline.topics import ACTIVITY_MINUTE, CHAT_MESSAGES, SENTIMENT_ALERTS, TopicSpec
 from schemas.alerts import Alert
 
 REFERENCE_START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -114,6 +115,51 @@ def latest_windows(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]
         )
         for v in best.values()
     }
+
+
+def settings_on(broker: BrokerProcess, tmp_path: Path) -> Settings:
+    """Settings of a fresh pipeline on ``broker``: own topics, consumer group, chdb and
+    state dirs (the ``pipeline_settings`` fixtures, and tests with a broker of their own)."""
+    run = uuid.uuid4().hex[:8]
+    settings = load_settings(
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{run}.",
+        app_id=f"pulse-test-{run}",
+        clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
+        clickhouse_retention_days=20_000,  # streams start on a fixed date that will age
+        data_dir=tmp_path / "state",
+        web_port=free_port(),
+        batch_within_s=0.1,
+    )
+    prepare(settings)
+    return settings
+
+
+def check_published_contracts(settings: Settings, *specs: TopicSpec) -> dict[str, int]:
+    """Consume each topic with plain kafka-python, as a downstream service would, and
+    validate every record against the JSON Schema the AsyncAPI document names for it
+    (``schemas/json/``); a record that defines its key must be keyed by it.  Returns
+    records per topic (each must have some: a test names the topics its run produces)."""
+    from jsonschema import Draft202012Validator
+
+    from pipeline.egress.contracts import ASYNCAPI_PATH, TOPIC_RECORDS
+
+    counts = {}
+    for spec in specs:
+        model = TOPIC_RECORDS[spec.name]
+        schema = json.loads((ASYNCAPI_PATH.parent / "json"
+                             / f"{model.record_name}.v{model.version}.json").read_text())
+        validator = Draft202012Validator(schema)
+        records = read_topic(settings, spec.name)
+        for record in records:
+            value = json.loads(record.value)
+            errors = [e.message for e in validator.iter_errors(value)]
+            assert not errors, (spec.name, errors[:3], value)
+            key = getattr(model.model_validate(value), "key", None)  # records with a key
+            assert key is None or record.key.decode() == key, (spec.name, record.key)
+        assert records, f"{spec.name}: nothing published"
+        counts[spec.name] = len(records)
+    return counts
 
 
 def clickhouse_report(settings: Settings) -> PipelineReport:

@@ -27,6 +27,7 @@ from pipeline.devtools.generator.io import registry_text
 from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
 from pipeline.topics import (
+    CONVERSION_ALERTS,
     FUNNEL_EVENTS,
     FUNNEL_METRICS,
     MEMBER_EVENTS,
@@ -43,7 +44,12 @@ from tests.agents.campaign_oracle import (
 )
 from tests.agents.test_community_health import latest_by_key
 from tests.live_alertmanager import live_alertmanager
-from tests.support import CAMPAIGN_STREAM, kill_midway_and_resume, wait_until_committed
+from tests.support import (
+    CAMPAIGN_STREAM,
+    check_published_contracts,
+    kill_midway_and_resume,
+    wait_until_committed,
+)
 
 pytestmark = pytest.mark.integration
 DAY_MS = 24 * 3600 * 1000
@@ -198,6 +204,7 @@ def test_funnels_sales_and_conversion_alerts_equal_the_brute_force(
         finally:
             worker.stop()
     check_exact(settings, stream)
+    check_published_contracts(settings, FUNNEL_METRICS, SALES_TOTALS, CONVERSION_ALERTS)
 
     # conversion rate: paying members / members at the end of the community's day
     days = community_sales_days(settings)

@@ -25,7 +25,7 @@ from pipeline.egress.clickhouse.client import connect
 from pipeline.topics import ANOMALY_ALERTS
 from schemas.outputs import CommunityAnomaly
 from tests.live_alertmanager import live_alertmanager
-from tests.support import ANOMALY_STREAM, wait_until_committed
+from tests.support import ANOMALY_STREAM, check_published_contracts, wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +120,4 @@ def test_injected_anomalies_are_opened_once_resolved_and_paged(
     finally:
         client.close()
     assert dict(stored) == {k: v.status for k, v in latest.items()}
+    check_published_contracts(settings, ANOMALY_ALERTS)

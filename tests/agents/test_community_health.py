@@ -24,6 +24,7 @@ from pipeline.devtools.stack import WorkerProcess
 from pipeline.egress.clickhouse.client import connect
 from pipeline.topics import (
     ACTIVITY_HOUR,
+    ACTIVITY_MINUTE,
     CHAT_MESSAGES,
     HEALTH_DAY,
     MEMBER_PROFILES,
@@ -40,7 +41,12 @@ from tests.pipeline.compute.health.oracle import (
     retention_cohorts,
     silence_transitions,
 )
-from tests.support import HEALTH_STREAM, kill_midway_and_resume, wait_until_committed
+from tests.support import (
+    HEALTH_STREAM,
+    check_published_contracts,
+    kill_midway_and_resume,
+    wait_until_committed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -316,6 +322,8 @@ def test_day_and_hour_health_equal_the_brute_force(
         worker.stop()
     expected = check_exact(pipeline_settings, stream)
     assert len(expected) >= 4 * 3
+    check_published_contracts(pipeline_settings, ACTIVITY_MINUTE, ACTIVITY_HOUR, HEALTH_DAY,
+                              MEMBER_STATUS, MEMBER_PROFILES, RETENTION_COHORTS)
     assert {v["member_count_anchor"] for v in expected.values()} == {"snapshot", "relative"}
     inputs = oracle_input(stream, pipeline_settings.topic_partitions)
     scores = scored_events(pipeline_settings)

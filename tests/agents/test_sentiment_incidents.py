@@ -28,7 +28,7 @@ from pipeline.devtools.progress import committed_offsets
 from pipeline.devtools.progress import wait_until_committed as wait_until_committed_all
 from pipeline.devtools.report import compare_minutes, truth_minute_counts
 from pipeline.devtools.stack import WorkerProcess, free_port
-from pipeline.topics import CHAT_MESSAGES
+from pipeline.topics import CHAT_MESSAGES, INCIDENT_COMMANDS, SENTIMENT_ALERTS
 from tests.browser_support import submit, wait_for_text
 from tests.deploy.deploy_support import DEPLOY, load_yaml
 from tests.live_alertmanager import live_alertmanager
@@ -38,6 +38,7 @@ from tests.support import (
     SPLIT_WORKERS_STREAM,
     alert_records,
     assert_one_incident_per_episode,
+    check_published_contracts,
     clickhouse_report,
     latest,
     wait_until_committed,
@@ -147,6 +148,7 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
             worker.stop()
         log = (tmp_path / "worker.log").read_text()
         assert not [v for v in [*pii_values, "13912345678", "13700001111"] if v in log]
+        check_published_contracts(settings, SENTIMENT_ALERTS, INCIDENT_COMMANDS)
 
 
 def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_path: Path) -> None:
