@@ -32,6 +32,7 @@ real interaction in the 30 days; **onlooker** (围观) = none.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -138,15 +139,11 @@ class Totals:
 
 def window_totals(days: Iterable[Mapping[str, Counts]]) -> dict[str, Totals]:
     """Per member, the sum of the 30 days' counts and the days with a real interaction."""
-    sums: dict[str, Counts] = {}
-    active: dict[str, int] = {}
-    for rows in days:
-        for member, counts in rows.items():
-            row = _row(sums, member)
-            for index, value in enumerate(counts):
-                row[index] += value
-            active[member] = active.get(member, 0) + (counts[REAL] > 0)
-    return {member: Totals(tuple(row), active[member]) for member, row in sums.items()}
+    days = list(days)
+    active = Counter(member for rows in days for member, counts in rows.items()
+                     if counts[REAL] > 0)
+    return {member: Totals(tuple(row), active[member])
+            for member, row in day_contributions(days).items()}
 
 
 def points(totals: Totals) -> dict[str, float]:

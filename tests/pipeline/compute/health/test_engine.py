@@ -453,20 +453,27 @@ def test_retention_cohorts_to_day_30_equal_the_brute_force(seed: int) -> None:
                for c in communities.values() if c.cohorts)
 
 
-def test_retention_survives_a_crash_before_the_clock_is_saved() -> None:
-    """A replay that finds the communities' state already saved (their presence at the end
-    of the batch) does not judge their cohorts again: the records stay the first run's."""
-    delivered = deliver(make_events(8, days=10), 8)
+def run_with_crashes(delivered: list, step: int) -> tuple[Store, Store]:
+    """The stream in batches of ``step`` run cleanly and with a crash in every batch
+    before its clock is saved (after the rest, part of it, or nothing), then replayed."""
     stream = items(delivered)
     clean, crashed = Store(), Store()
-    for n, i in enumerate(range(0, len(stream), 300)):
-        batch, waiting = stream[i:i + 300], waiting_after(stream, i + 300)
+    for n, i in enumerate(range(0, len(stream), step)):
+        batch, waiting = stream[i:i + step], waiting_after(stream, i + step)
         clean.run(batch, waiting=waiting)
         crashed.run(batch, save=("no_clock", "partial", "none")[n % 3], waiting=waiting)
         crashed.restart()
         crashed.run(batch, waiting=waiting)
     clean.run(flush(delivered))
     crashed.run(flush(delivered))
+    return clean, crashed
+
+
+def test_retention_survives_a_crash_before_the_clock_is_saved() -> None:
+    """A replay that finds the communities' state already saved (their presence at the end
+    of the batch) does not judge their cohorts again: the records stay the first run's."""
+    delivered = deliver(make_events(8, days=10), 8)
+    clean, crashed = run_with_crashes(delivered, 300)
     assert cohorts_of(crashed) == cohorts_of(clean) == expected_cohorts(clean, delivered)
     assert any(v[2] is not None for v in cohorts_of(clean).values())
 
@@ -590,15 +597,6 @@ def test_member_profiles_and_layers_equal_the_brute_force(seed: int) -> None:
 
 def test_member_profiles_survive_a_crash_before_the_clock_is_saved() -> None:
     delivered = deliver(make_events(8, days=12, replies=True), 8)
-    stream = items(delivered)
-    clean, crashed = Store(), Store()
-    for n, i in enumerate(range(0, len(stream), 211)):
-        batch, waiting = stream[i:i + 211], waiting_after(stream, i + 211)
-        clean.run(batch, waiting=waiting)
-        crashed.run(batch, save=("no_clock", "partial", "none")[n % 3], waiting=waiting)
-        crashed.restart()
-        crashed.run(batch, waiting=waiting)
-    clean.run(flush(delivered))
-    crashed.run(flush(delivered))
+    clean, crashed = run_with_crashes(delivered, 211)
     assert profiles_of(crashed) == profiles_of(clean) == expected_profiles(clean, delivered)
     assert clean.profiles
