@@ -22,6 +22,7 @@ from pipeline.app.settings import Settings, load_settings
 from pipeline.devtools.campaign_report import print_campaigns, read_campaigns
 from pipeline.devtools.generator import GeneratorConfig, generate, produce, write_stream
 from pipeline.devtools.generator.io import REGISTRY_FILE
+from pipeline.devtools.html_report import write_report
 from pipeline.devtools.progress import wait_until_committed
 from pipeline.devtools.report import (
     DAY_TARGETS,
@@ -148,6 +149,8 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
         report = read_report(client, settings.clickhouse_database)
         days = read_day_health(client, settings.clickhouse_database)
         campaigns = read_campaigns(client, settings.clickhouse_database)
+        html_report = write_report(client, settings.clickhouse_database,
+                                   directory / "report.html")
     finally:
         client.close()
     expected = truth_minute_counts(truth)
@@ -212,6 +215,8 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
     else:
         console.print("[yellow]no community days in community_health_day yet[/yellow]")
     campaign_problems = print_campaigns(campaigns, truth, console)
+    console.print(f"[bold]report with plots: {html_report.resolve()}[/bold] (open it in a "
+                  "browser; works offline)")
     return 1 if problems or campaign_problems else 0
 
 
