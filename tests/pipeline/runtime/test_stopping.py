@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from pipeline.runtime.process import STOP_OVERDUE_EXIT, exit_if_not_stopped
@@ -55,11 +54,17 @@ def test_a_worker_whose_stop_hangs_exits_after_a_sigterm() -> None:
     exits with the overdue code instead of hanging."""
     process = subprocess.Popen([sys.executable, "-c", HANGING_WORKER], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    started = threading.Event()
+
+    def watch() -> None:  # a thread: a worker that never prints must not hang the test
         assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "started" not in process.stdout.readline():
-            pass
+        for line in process.stdout:
+            if "started" in line:
+                started.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        assert started.wait(60), "the worker did not start"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == STOP_OVERDUE_EXIT
     finally:
