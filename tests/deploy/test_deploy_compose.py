@@ -109,6 +109,11 @@ def test_worker_roles_split_the_alert_path_from_the_metrics_path(
     # no shared volume: replicas can scale; state is rebuilt from the changelog
     assert "volumes" not in services["alert-worker"]
     assert "clickhouse" not in services["alert-worker"]["depends_on"]
+    # pages link to the console the metrics worker serves; each worker its own host port
+    assert alerts["PULSE_PUBLIC_URL"] == environment(services["worker"])["PULSE_PUBLIC_URL"]
+    host_ports = [p.rsplit(":", 2)[-2] for name in ("worker", "alert-worker")
+                  for p in services[name]["ports"]]
+    assert len(host_ports) == len(set(host_ports)) == 2
 
 
 def test_clickhouse_credentials_match(services: dict[str, Any]) -> None:
