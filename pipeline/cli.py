@@ -93,8 +93,8 @@ def up(
     """Run the embedded stack in the foreground for your own producers, until Ctrl-C."""
     from rich.table import Table
 
+    from pipeline.devtools.stack import StackError
     from pipeline.devtools.up import (
-        StackError,
         UpOptions,
         run_until_interrupted,
         start_stack,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pipeline.devtools.stack import free_port
-from pipeline.devtools.up import alertmanager_config
+from pipeline.devtools.up import Monitor, alertmanager_config
 from tests.deploy.deploy_support import tool
 from tests.pipeline.egress.paging.delivery_support import Recorder, ThreadedServer
 
@@ -47,17 +44,6 @@ def local_config(receivers_url: str, directory: Path) -> Path:
     return alertmanager_config(receivers_url, directory, wechat_api_url=f"{receivers_url}/cgi-bin/")
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(200):
-        assert process.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"Alertmanager did not become ready:\n{log.read_text()}")
-
-
 @contextmanager
 def live_alertmanager(directory: Path) -> Iterator[LiveAlertmanager]:
     """Start Alertmanager and the fake receivers; stop both afterwards."""
@@ -66,20 +52,15 @@ def live_alertmanager(directory: Path) -> Iterator[LiveAlertmanager]:
     receivers = ThreadedServer(fake_receivers(recorder))
     receivers_url = receivers.start()
     config = local_config(receivers_url, directory / "config")
-    port = free_port()
-    log_path = directory / "alertmanager.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, process, log_path)
-            yield LiveAlertmanager(url, recorder, receivers_url, process)
-        finally:
-            process.send_signal(signal.SIGCONT)  # if a test left it stopped
-            process.terminate()
-            process.wait(timeout=10)
-            receivers.stop()
+    alertmanager = Monitor("Alertmanager", lambda port: [
+        binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        directory / "alertmanager.log")
+    try:
+        alertmanager.start()
+        yield LiveAlertmanager(alertmanager.url, recorder, receivers_url, alertmanager.process)
+    finally:
+        if alertmanager.process is not None:
+            alertmanager.process.send_signal(signal.SIGCONT)  # if a test left it stopped
+        alertmanager.stop()
+        receivers.stop()

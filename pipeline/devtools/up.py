@@ -28,7 +28,6 @@ from pipeline.devtools.kafka_broker import KafkaBroker
 from pipeline.devtools.stack import (
     Broker,
     BrokerProcess,
-    StackError,
     WorkerProcess,
     _stop,
     _wait_for,
@@ -227,6 +226,3 @@ def write_endpoints(stack: Stack, directory: Path) -> Path:
     path.write_text(json.dumps(stack.endpoints(), indent=2), encoding="utf-8")
     return path
 
-
-__all__ = ["StackError", "UpOptions", "run_until_interrupted", "start_stack", "stop_stack",
-           "write_endpoints"]

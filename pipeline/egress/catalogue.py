@@ -26,6 +26,7 @@ from pipeline.topics import (
     CONVERSION_ALERTS,
     FUNNEL_METRICS,
     HEALTH_DAY,
+    MEMBER_PROFILES,
     MEMBER_STATUS,
     RETENTION_COHORTS,
     SALES_TOTALS,
@@ -33,7 +34,7 @@ from pipeline.topics import (
 )
 from schemas.base import Record
 from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
-from schemas.members import MemberStatusChange
+from schemas.members import MemberProfile, MemberStatusChange
 from schemas.outputs import CommunityDayHealth, CommunityHourActivity, CommunityMinuteActivity
 from schemas.retention import CommunityRetentionCohort
 
@@ -112,6 +113,11 @@ METRIC_FAMILIES: tuple[MetricFamily, ...] = (
         "member status", MemberStatusChange, "event time of each change",
         tables.MEMBER_STATUS, MEMBER_STATUS,
         (Series("status", "pulse_member_status_changes_total"),),
+    ),
+    MetricFamily(
+        "member profiles", MemberProfile,
+        "the 30 local days ending with the community's closed day",
+        tables.MEMBER_PROFILES, MEMBER_PROFILES,
     ),
     MetricFamily(
         "retention cohorts", CommunityRetentionCohort,

@@ -17,44 +17,30 @@ from typing import Any
 
 import yaml
 
+from pipeline.egress.catalogue import METRIC_FAMILIES
 from pipeline.topics import (
-    ACTIVITY_HOUR,
-    ACTIVITY_MINUTE,
     ALL_TOPICS,
     ANOMALY_ALERTS,
     CHAT_MESSAGES,
-    CONVERSION_ALERTS,
     DEAD_LETTER,
     FUNNEL_EVENTS,
-    FUNNEL_METRICS,
-    HEALTH_DAY,
     INCIDENT_COMMANDS,
     INPUT_TOPICS,
     INTERNAL_TOPICS,
     MEMBER_EVENTS,
-    MEMBER_PROFILES,
-    MEMBER_STATUS,
     MEMBERSHIP_SNAPSHOTS,
-    RETENTION_COHORTS,
-    SALES_TOTALS,
     SENTIMENT_ALERTS,
     TRANSACTIONS,
     TopicSpec,
 )
 from schemas.alerts import Alert, IncidentCommand
 from schemas.base import Record
-from schemas.campaigns import CampaignFunnel, ConversionAlert, SalesTotals
 from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
 from schemas.export import JSON_DIR
-from schemas.members import MemberProfile, MemberStatusChange
 from schemas.outputs import (
     CommunityAnomaly,
-    CommunityDayHealth,
-    CommunityHourActivity,
-    CommunityMinuteActivity,
     DeadLetter,
 )
-from schemas.retention import CommunityRetentionCohort
 
 ASYNCAPI_PATH = JSON_DIR.parent / "asyncapi.yaml"
 
@@ -62,12 +48,9 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     CHAT_MESSAGES.name: ChatMessage, MEMBER_EVENTS.name: MemberEvent,
     MEMBERSHIP_SNAPSHOTS.name: MembershipSnapshot, TRANSACTIONS.name: Transaction,
     FUNNEL_EVENTS.name: FunnelEvent,
-    ACTIVITY_MINUTE.name: CommunityMinuteActivity, ACTIVITY_HOUR.name: CommunityHourActivity,
-    HEALTH_DAY.name: CommunityDayHealth, ANOMALY_ALERTS.name: CommunityAnomaly,
-    MEMBER_STATUS.name: MemberStatusChange, MEMBER_PROFILES.name: MemberProfile,
-    RETENTION_COHORTS.name: CommunityRetentionCohort, FUNNEL_METRICS.name: CampaignFunnel,
-    CONVERSION_ALERTS.name: ConversionAlert, SALES_TOTALS.name: SalesTotals,
-    SENTIMENT_ALERTS.name: Alert, INCIDENT_COMMANDS.name: IncidentCommand,
+    **{family.topic.name: family.record for family in METRIC_FAMILIES},
+    ANOMALY_ALERTS.name: CommunityAnomaly, SENTIMENT_ALERTS.name: Alert,
+    INCIDENT_COMMANDS.name: IncidentCommand,
 }
 """Topics whose every value is one JSON record of this model."""
 

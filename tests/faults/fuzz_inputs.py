@@ -18,18 +18,17 @@ import json
 import random
 from dataclasses import dataclass
 
+from pipeline.egress.contracts import TOPIC_RECORDS
 from pipeline.topics import (
     CHAT_MESSAGES,
     FUNNEL_EVENTS,
+    INPUT_TOPICS,
     MEMBER_EVENTS,
     MEMBERSHIP_SNAPSHOTS,
     TRANSACTIONS,
 )
-from schemas.events import ChatMessage, FunnelEvent, MemberEvent, MembershipSnapshot, Transaction
 
-MODELS = {CHAT_MESSAGES.name: ChatMessage, MEMBER_EVENTS.name: MemberEvent,
-          MEMBERSHIP_SNAPSHOTS.name: MembershipSnapshot, TRANSACTIONS.name: Transaction,
-          FUNNEL_EVENTS.name: FunnelEvent}
+MODELS = {spec.name: TOPIC_RECORDS[spec.name] for spec in INPUT_TOPICS}
 TS = "2026-11-02T10:00:00+08:00"
 BASES: dict[str, dict] = {
     CHAT_MESSAGES.name: {"message_id": "fz-m", "community_id": "fz-c", "member_id": "fz-u",

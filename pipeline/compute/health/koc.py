@@ -192,19 +192,18 @@ def judge_members(present: Iterable[str], recent: Mapping[str, Totals],
     quota = math.ceil(len(active) * rules.share)
     koc = {m for m in active[:quota] if scores[m] >= rules.min_score}
     profiles = []
+    seen = set(seen)
     core = participating = 0
     empty = Totals((0,) * FIELDS, 0)
-    for member in sorted(present & set(seen)):
-        totals = recent.get(member, empty)
-        layer = layer_of(totals, member in koc, rules)
-        profiles.append(Profile(member, layer, member in koc, ranks.get(member),
-                                scores.get(member, 0.0),
-                                scored.get(member) or points(empty), totals))
-    for member in present:
+    for member in sorted(present):
         totals = recent.get(member, empty)
         layer = layer_of(totals, member in koc, rules)
         core += layer == "core"
         participating += layer == "participating"
+        if member in seen:
+            profiles.append(Profile(member, layer, member in koc, ranks.get(member),
+                                    scores.get(member, 0.0),
+                                    scored.get(member) or points(empty), totals))
     return profiles, Layers(len(koc), core, participating, len(present) - core - participating)
 
 
