@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 MVN    ?= mvn
 KAFKA_CLASSPATH := var/kafka/classpath.txt
 
-.PHONY: setup system-deps kafka-deps demo test soak lint bench schemas catalogue clean
+.PHONY: setup system-deps kafka-deps demo test soak lint bench eval schemas catalogue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Negative feedback on held-out real reviews and on ordinary generated chat, both scorer
+# modes (about a minute; make bench runs it too): bench/results.json and the terminal.
+eval: setup
+	$(BIN)/python -m bench.feedback_eval
 
 schemas: setup
 	$(BIN)/pulse schemas

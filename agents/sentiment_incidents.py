@@ -29,7 +29,6 @@ from faust.types import EventT, TableT
 
 from pipeline.app.settings import Settings
 from pipeline.compute.escalation import (
-    DEFAULT_POLICY,
     CommunityState,
     EscalationPolicy,
     grade_batch,
@@ -38,6 +37,7 @@ from pipeline.compute.escalation import (
     signals_for,
     spread_signals,
 )
+from pipeline.compute.escalation.evidence import thresholds
 from pipeline.compute.sentiment_share import scored_messages
 from pipeline.egress.encoders import alert_record, score_chunk_records, spread_record
 from pipeline.ingress.batches import batch_agent
@@ -60,18 +60,13 @@ log = logging.getLogger(__name__)
 
 AGENT_NAME = "sentiment-incidents"
 
-SNOWNLP_MODE_POLICY = {"negative_score": 0.0, "lexicon_max_score": 1.0}
-"""SnowNLP's own scores are too noisy on chat to grade on: terms alone decide there."""
-
-
 def load_policy(settings: Settings) -> EscalationPolicy:
-    """Rule defaults for the scorer mode, overridden by the settings' JSON file, if any."""
-    values = DEFAULT_POLICY.model_dump()
-    if settings.sentiment_mode == "snownlp":
-        values |= SNOWNLP_MODE_POLICY
+    """Rule defaults with the scorer mode's calibrated thresholds, overridden by the
+    settings' JSON file, if any."""
+    overrides = {}
     if settings.escalation_policy_file is not None:
-        values |= json.loads(settings.escalation_policy_file.read_text(encoding="utf-8"))
-    return EscalationPolicy(**values)
+        overrides = json.loads(settings.escalation_policy_file.read_text(encoding="utf-8"))
+    return EscalationPolicy.for_mode(settings.sentiment_mode, **overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +85,9 @@ def register(ctx: PipelineContext) -> IncidentTables:
     settings = ctx.settings
     app = ctx.app
     policy = load_policy(settings)
+    positive_at = settings.positive_score
+    if positive_at is None:
+        positive_at = thresholds(settings.sentiment_mode)["positive_score"]
     tables = IncidentTables(
         states=ctx.table("incident-state"),
         told_at=ctx.table("incident-notified"),
@@ -139,8 +137,8 @@ def register(ctx: PipelineContext) -> IncidentTables:
             prometheus.alert_latency.observe(max(0.0, published - max(trigger_times)))
         spread = [s for signal in signals for s in spread_signals(signal)]
         await ctx.publish(NEGATIVE_SIGNALS, [spread_record(s) for s in spread], wait=False)
-        scored = scored_messages(chat, scores, terms, signals,
-                                 settings.positive_score, settings.negative_score)
+        scored = scored_messages(chat, scores, terms, signals, positive_at,
+                                 settings.negative_score)
         await ctx.publish(SENTIMENT_SCORES, score_chunk_records(scored), wait=False)
 
         anchor = {m.community_id: e for e, m in messages}

@@ -8,7 +8,9 @@ embedded broker, so their rates are comparable as ratios:
 Then produce-to-alert latency in the split topology at fixed input rates
 (see :mod:`bench.latency`), then the metrics worker's peak RSS after a million
 distinct members, on a broker of its own (see :mod:`bench.members_rss`).
-Results go to ``bench/results.json`` and a table on the terminal.
+Then scorer speed, and the negative-feedback evaluation on real text
+(:mod:`bench.feedback_eval`, also ``make eval``).  Results go to
+``bench/results.json`` and a table on the terminal.
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ def main() -> None:
     entries += members_rss_entries(work)
     entries += anomaly_quality_entries()
     entries += sentiment_entries()
+    entries += feedback_entries()
     results = {"benchmarks": entries, "machine": machine(),
                "when": datetime.now(UTC).isoformat(timespec="seconds"),
                "events": total}
@@ -227,6 +230,13 @@ def anomaly_quality_entries() -> list[dict]:
 def sentiment_entries() -> list[dict]:
     """Sentiment scorer speed (SnowNLP-compatible and default modes vs SnowNLP itself)."""
     from bench.sentiment_bench import run
+
+    return run()
+
+
+def feedback_entries() -> list[dict]:
+    """Negative feedback on held-out real text (bench/feedback_eval.py, ``make eval``)."""
+    from bench.feedback_eval import run
 
     return run()
 

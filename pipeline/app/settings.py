@@ -172,13 +172,15 @@ class Settings(BaseSettings):
     sentiment_workers: int = Field(
         1, ge=0, description="Scoring processes (0 = in the worker process, for tests)."
     )
-    positive_score: float = Field(
-        0.6, ge=0, le=1, description="Score at or above which a message counts as positive."
+    positive_score: float | None = Field(
+        None, ge=0, le=1,
+        description="Score at or above which a message counts as positive in share metrics "
+        "(unset: the scorer mode's calibration, pipeline/compute/escalation/data).",
     )
-    negative_score: float = Field(
-        0.4, ge=0, le=1,
-        description="Below this a message counts as negative in share metrics (escalation "
-        "uses its own, stricter rules).",
+    negative_score: float | None = Field(
+        None, ge=0, le=1,
+        description="Unset (default): a message is negative in share metrics exactly when "
+        "escalation grades it negative feedback; set: also whenever it scores below this.",
     )
     alert_batch_within_s: float = Field(
         0.1, gt=0, description="Max wait to fill a sentiment batch: bounds alert latency."

@@ -1,8 +1,11 @@
 """Share-metric class of every scored message: positive, neutral or negative.
 
-The positive-share target (≥ 60%) is read from these classes.  A message
-escalation graded as negative feedback counts as negative whatever its score,
-so the share and the incidents never disagree about one message.
+The positive-share target (≥ 60%) is read from these classes.  A message is negative
+when escalation grades it negative feedback (calibrated on real reviews, see
+``escalation.evidence``), so the share and the incidents never disagree about one
+message; it is positive when it scores at least the mode's calibrated ``positive_score``
+(chosen so that at most 5 % of real negative reviews reach it); otherwise neutral.
+``make eval`` reports the precision of both classes on held-out reviews.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from schemas.events import ChatMessage
 from schemas.scores import ScoredMessage
 
 
-def polarity(score: float, positive_at: float, negative_below: float,
+def polarity(score: float, positive_at: float, negative_below: float | None = None,
              flagged: bool = False) -> str:
-    """``flagged``: escalation found the message negative."""
-    if flagged or score < negative_below:
+    """``flagged``: escalation found the message negative; ``negative_below``: an
+    operator's extra score threshold (none by default)."""
+    if flagged or (negative_below is not None and score < negative_below):
         return "negative"
     return "positive" if score >= positive_at else "neutral"
 
@@ -28,7 +32,7 @@ def scored_messages(
     terms: Mapping[str, TermMatch],
     signals: Iterable[MessageSignal],
     positive_at: float,
-    negative_below: float,
+    negative_below: float | None = None,
 ) -> list[ScoredMessage]:
     """The ``message_sentiment`` rows of a batch: every message that was scored."""
     negative = {signal.message_id for signal in signals if signal.negative}

@@ -188,6 +188,8 @@ def _report(settings: Settings, truth, snapshot: dict[str, float], directory: Pa
     for episode, hits in match_episodes(report.incidents, truth.episodes):
         tiers = sorted({h.tier for h in hits}) or ["none"]
         ok = "[green]ok[/green]" if episode.expected_tier in tiers else "[red]MISSED[/red]"
+        if tiers == ["none"] and episode.expected_tier == "mild":
+            ok = "[yellow]missed: a complaint the rules do not catch (make eval)[/yellow]"
         console.print(f"episode {episode.episode_id} in {', '.join(episode.community_ids)}: "
                       f"expected {episode.expected_tier}, got {', '.join(tiers)} {ok}")
 

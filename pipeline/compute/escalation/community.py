@@ -1,6 +1,6 @@
 """One community's escalation memory, serialisable to a Faust table value.
 
-- ``recent``: negative messages within the rule windows (cluster, burst);
+- ``recent``: negative (and supporting) messages within the rule windows (cluster, burst);
 - ``baseline``: EWMA of negative messages per burst window, by event time;
 - ``pending``: replies to messages not seen yet (delivered out of order), kept
   for the cluster window, credited as heat if their target turns out negative;
@@ -26,22 +26,29 @@ from pipeline.compute.escalation.signals import to_ms
 
 @dataclass(frozen=True, slots=True)
 class RecentNegative:
-    """A negative message, as the window rules need it."""
+    """A negative message, as the window rules need it.
+
+    ``supporting``: only probably negative (``signals``); it belongs to no incident
+    (``incident_id`` is empty) and counts for the cluster rule of the community's current
+    incident only.
+    """
 
     message_id: str
     ts_ms: int
     member_ref: str
     incident_id: str
     complaint_terms: tuple[str, ...] = ()
+    supporting: bool = False
 
     def to_wire(self) -> list[Any]:
-        return [self.message_id, self.ts_ms, self.member_ref, self.incident_id,
+        wire = [self.message_id, self.ts_ms, self.member_ref, self.incident_id,
                 list(self.complaint_terms)]
+        return wire + [1] if self.supporting else wire
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> RecentNegative:
-        message_id, ts_ms, ref, incident, terms = data
-        return cls(message_id, int(ts_ms), ref, incident, tuple(terms))
+        message_id, ts_ms, ref, incident, terms, *rest = data
+        return cls(message_id, int(ts_ms), ref, incident, tuple(terms), bool(rest and rest[0]))
 
 
 @dataclass(slots=True)

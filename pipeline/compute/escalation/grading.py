@@ -3,7 +3,8 @@
 Per batch of one community: signals are taken in event-time order; each
 negative joins the current incident, or opens one when there is none (or the
 current one is closed, or its last negative is older than
-``incident_gap_minutes``); replies and @mentions of an open incident's
+``incident_gap_minutes``); a supporting (probably negative) message only counts
+towards the current incident's cluster rule; replies and @mentions of an open incident's
 messages or members add heat; after each signal the rules (``rules.py``) may
 raise the tier.  Records: one ``opened`` and one ``upgraded`` per tier change,
 each stamped with the event time of the message that caused it, plus at most
@@ -83,6 +84,22 @@ def _take_negative(state: CommunityState, signal: MessageSignal,
     return incident, opened
 
 
+def _take_supporting(state: CommunityState, signal: MessageSignal,
+                     policy: EscalationPolicy) -> Incident | None:
+    """Remember a probably-negative message for the cluster rule; the current incident,
+    when it is active (its latest negative within the cluster window), is re-graded.
+
+    It never opens an incident: one message the scorer is unsure of is no feedback, but
+    the same unease from several members next to a clear complaint is a cluster.
+    """
+    state.recent.append(RecentNegative(signal.message_id, signal.ts_ms, signal.member_ref,
+                                       "", supporting=True))
+    current = state.current()
+    if current is None or signal.ts > current.alert.window_end + policy.cluster_window:
+        return None
+    return current
+
+
 def _heat(state: CommunityState, signal: MessageSignal,
           policy: EscalationPolicy) -> Incident | None:
     """Credit a reply to, or @mention of, an open incident's message or member.
@@ -141,6 +158,10 @@ def assess(state: CommunityState, signals: Iterable[MessageSignal],
             incident, is_new = _take_negative(state, signal, policy)
             opened = incident if is_new else None
             touched.append(incident)
+        elif signal.supporting:
+            supported = _take_supporting(state, signal, policy)
+            if supported is not None:
+                touched.append(supported)
         heated = _heat(state, signal, policy) if signal.reply_to or signal.mention_refs else None
         if heated is not None and heated not in touched:
             touched.append(heated)

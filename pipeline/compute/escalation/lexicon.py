@@ -1,8 +1,10 @@
-"""Complaint, crisis and dissatisfaction terms in a text: one compiled regex per lexicon set.
+"""Complaint and crisis terms in a text (one compiled regex per lexicon), plus its negative
+evidence (``evidence``: general negative vocabulary).
 
-The terms of all three classes go into one alternation inside a lookahead
-(longest first), so one ``finditer`` pass finds the longest term starting at
-every position, overlapping ones included ("被骗子" holds 被骗 and 骗子).
+Complaint and crisis terms are the product's own vocabulary (the tier table in
+``policy``), not phrases of our generator.  The terms of both classes go into one
+alternation inside a lookahead (longest first), so one ``finditer`` pass finds the
+longest term starting at every position, overlapping ones included ("被骗子" holds 被骗 and 骗子).
 A few terms are ambiguous in ordinary chat and carry a guard:
 "315" counts only as a number of its own (not inside 13815..., 12315 or a
 price like 315元; "3·15" too), 媒体 not inside 新媒体/自媒体, 坏了 not in 累坏了, 过敏 not
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pipeline.compute.escalation.evidence import EvidenceFinder, default_finder
 from pipeline.compute.escalation.policy import EscalationPolicy
 
 _UNITS = "元块号路米斤克个天次人页楼室年月日分秒%"
@@ -27,7 +30,7 @@ GUARDS: dict[str, str] = {
 }
 """Patterns for terms that need context; any other term matches literally."""
 
-COMPLAINT, CRISIS, DISSATISFACTION = "complaint", "crisis", "dissatisfaction"
+COMPLAINT, CRISIS = "complaint", "crisis"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,8 @@ class TermMatch:
 
     complaint: tuple[str, ...] = ()
     crisis: tuple[str, ...] = ()
-    dissatisfaction: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+    """Negative evidence (``evidence.EvidenceFinder``): 太差, 不满意, 失望 ..."""
 
     @property
     def graded(self) -> tuple[str, ...]:
@@ -45,20 +49,18 @@ class TermMatch:
 
     @property
     def all(self) -> tuple[str, ...]:
-        return self.complaint + self.crisis + self.dissatisfaction
+        return self.complaint + self.crisis + self.negative
 
     def __bool__(self) -> bool:
-        return bool(self.complaint or self.crisis or self.dissatisfaction)
+        return bool(self.complaint or self.crisis or self.negative)
 
 
 class Lexicon:
-    """Term matcher for three term classes; a term listed twice keeps its most severe class."""
+    """Term matcher for two term classes; a term listed twice keeps its most severe class."""
 
-    def __init__(self, complaint: tuple[str, ...], crisis: tuple[str, ...],
-                 dissatisfaction: tuple[str, ...]) -> None:
+    def __init__(self, complaint: tuple[str, ...], crisis: tuple[str, ...]) -> None:
         self.kind: dict[str, str] = {}
-        for kind, terms in ((DISSATISFACTION, dissatisfaction), (COMPLAINT, complaint),
-                            (CRISIS, crisis)):
+        for kind, terms in ((COMPLAINT, complaint), (CRISIS, crisis)):
             for term in terms:
                 if term.strip():
                     self.kind[term] = kind
@@ -71,27 +73,29 @@ class Lexicon:
         self._pattern = re.compile(f"(?=[{firsts}])(?=(?:{'|'.join(alternatives)}))"
                                    if alternatives else r"(?!x)x", re.IGNORECASE)
 
-    def match(self, text: str) -> TermMatch:
-        found: dict[str, list[str]] = {COMPLAINT: [], CRISIS: [], DISSATISFACTION: []}
+    def match(self, text: str, negative: tuple[str, ...] = ()) -> TermMatch:
+        """Complaint and crisis terms of ``text``, with ``negative`` evidence found apart."""
+        found: dict[str, list[str]] = {COMPLAINT: [], CRISIS: []}
         for hit in self._pattern.finditer(text):
             term = self._index[hit.lastgroup or ""]
             bucket = found[self.kind[term]]
             if term not in bucket:
                 bucket.append(term)
-        return TermMatch(tuple(found[COMPLAINT]), tuple(found[CRISIS]),
-                         tuple(found[DISSATISFACTION]))
+        return TermMatch(tuple(found[COMPLAINT]), tuple(found[CRISIS]), negative)
 
 
 @lru_cache(maxsize=8)
-def _compiled(complaint: tuple[str, ...], crisis: tuple[str, ...],
-              dissatisfaction: tuple[str, ...]) -> Lexicon:
-    return Lexicon(complaint, crisis, dissatisfaction)
+def _compiled(complaint: tuple[str, ...], crisis: tuple[str, ...]) -> Lexicon:
+    return Lexicon(complaint, crisis)
 
 
 def lexicon_for(policy: EscalationPolicy) -> Lexicon:
     """The policy's lexicon, compiled once per distinct set of terms."""
-    return _compiled(policy.complaint_terms, policy.crisis_terms, policy.dissatisfaction_terms)
+    return _compiled(policy.complaint_terms, policy.crisis_terms)
 
 
-def match_terms(text: str, policy: EscalationPolicy) -> TermMatch:
-    return lexicon_for(policy).match(text)
+def match_terms(text: str, policy: EscalationPolicy,
+                finder: EvidenceFinder | None = None) -> TermMatch:
+    """Complaint and crisis terms of the policy and negative evidence (shipped word lists
+    unless ``finder`` is given)."""
+    return lexicon_for(policy).match(text, (finder or default_finder()).find(text))

@@ -57,10 +57,13 @@ def evaluate(state: CommunityState, incident: Incident, policy: EscalationPolicy
                         f" / one member posted {most} negatives within {minutes} min"))
 
     members = len(per_member)
-    if members >= policy.moderate_members:
-        tier: Tier = "severe" if members >= policy.severe_members else "moderate"
-        hits.append(Hit("cluster", tier, f"{members} 位成员 {minutes} 分钟内负面"
-                                          f" / {members} members negative within {minutes} min"))
+    with_support = len(set(per_member) | _supporting_members(state, incident, cluster_from))
+    if members >= policy.severe_members:
+        hits.append(Hit("cluster", "severe", f"{members} 位成员 {minutes} 分钟内负面"
+                        f" / {members} members negative within {minutes} min"))
+    elif with_support >= policy.moderate_members:
+        hits.append(Hit("cluster", "moderate", f"{with_support} 位成员 {minutes} 分钟内负面"
+                        f" / {with_support} members negative within {minutes} min"))
 
     crisis = [t for t in incident.alert.matched_terms if t in policy.crisis_terms]
     if crisis:
@@ -80,6 +83,14 @@ def evaluate(state: CommunityState, incident: Incident, policy: EscalationPolicy
         hits.append(Hit("heat", "severe",
                         f"热度 {heat}（回复与@）/ heat {heat} (replies and @mentions)"))
     return hits
+
+
+def _supporting_members(state: CommunityState, incident: Incident, since_ms: int) -> set[str]:
+    """Members whose probably-negative messages corroborate the current incident: a
+    complaint said in other words by others is part of the same cluster."""
+    if state.current_id != incident.incident_id:
+        return set()
+    return {r.member_ref for r in state.recent if r.supporting and r.ts_ms > since_ms}
 
 
 def spread_reason(communities: int, terms: list[str]) -> Hit:

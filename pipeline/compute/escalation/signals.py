@@ -2,8 +2,9 @@
 
 Only members give feedback: staff, bot and system messages, media and
 mechanical replies (``pipeline.compute.interaction``: 收到, +1, 好的, 打卡, stickers)
-yield no signal.  A member text is negative when its score alone is extreme, or when it
-uses a lexicon term and is not clearly positive (see ``policy``).  A signal
+yield no signal.  A member text is negative when it says something negative and its
+score agrees, when its score alone is extreme, or when it names a crisis and is not
+clearly positive (:func:`is_negative_feedback`, ``policy``, ``evidence``).  A signal
 carries what alerts may show (a masked, shortened excerpt and a salted hash of
 the member id) and never the member id or the raw text, so nothing personal
 leaves this module.  Copy-paste is not mechanical here: repeating someone's
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.compute.display import visible
+from pipeline.compute.escalation.evidence import is_question
 from pipeline.compute.escalation.lexicon import TermMatch, match_terms
 from pipeline.compute.escalation.policy import EscalationPolicy
 from pipeline.compute.interaction import MENTION as _MENTION
@@ -54,6 +56,9 @@ class MessageSignal:
     reply_to: str | None
     mention_refs: tuple[str, ...]
     """Member references of the members it @-mentions."""
+    supporting: bool = False
+    """Not negative, but probably so (:func:`is_supporting`): counts towards the cluster
+    rule of an incident others opened, never opens one."""
 
     @property
     def ts_ms(self) -> int:
@@ -89,10 +94,35 @@ def text_fingerprint(text: str, policy: EscalationPolicy) -> str | None:
     return "text:" + hashlib.blake2b(core.encode(), key=key, digest_size=8).hexdigest()
 
 
-def _is_negative(score: float, terms: TermMatch, policy: EscalationPolicy) -> bool:
-    if score < policy.negative_score:
+def is_negative_feedback(text: str, score: float, terms: TermMatch,
+                         policy: EscalationPolicy) -> bool:
+    """The decision, in the order of the policy's table.
+
+    A crisis term counts unless the message is clearly positive.  Negative evidence (or,
+    except in a question, a complaint term) counts when the score agrees.  The score alone
+    counts only when extreme, and never for a question: a review-trained scorer reads
+    questions as negative ("怎么退款？" asks about a process).
+    """
+    if terms.crisis and score < policy.lexicon_max_score:
         return True
-    return bool(terms) and score < policy.lexicon_max_score
+    question = is_question(text)
+    evidence = terms.negative if question else terms.negative + terms.complaint
+    if evidence and score < policy.evidence_max_score:
+        return True
+    return not question and score < policy.negative_score
+
+
+def is_supporting(score: float, terms: TermMatch, policy: EscalationPolicy) -> bool:
+    """Probably negative: negative evidence (or a complaint term) with a score below
+    ``supporting_score``.
+
+    Looser than the decision (calibrated so that 15 % of positive reviews are negative
+    or supporting, against 5 % negative): alone such a message is no feedback, but
+    members saying something negative in other words next to a clear complaint are a
+    cluster of unhappy members.  The score alone never makes a message supporting: in a
+    busy group there is always some low-scoring small talk next to a complaint.
+    """
+    return bool(terms.negative or terms.complaint) and score < policy.supporting_score
 
 
 def scorable(message: ChatMessage) -> bool:
@@ -116,8 +146,9 @@ def _signal(message: ChatMessage, score: float, policy: EscalationPolicy,
     score = 0.5 if math.isnan(score) else min(1.0, max(0.0, score))
     if terms is None:
         terms = match_terms(message.text, policy)
-    negative = _is_negative(score, terms, policy)
-    if not negative and message.reply_to is None and not message.mentions:
+    negative = is_negative_feedback(message.text, score, terms, policy)
+    supporting = not negative and is_supporting(score, terms, policy)
+    if not (negative or supporting) and message.reply_to is None and not message.mentions:
         return None
     fingerprints: tuple[str, ...] = ()
     if negative:
@@ -136,6 +167,7 @@ def _signal(message: ChatMessage, score: float, policy: EscalationPolicy,
         fingerprints=fingerprints,
         reply_to=message.reply_to,
         mention_refs=mentions,
+        supporting=supporting,
     )
 
 

@@ -117,14 +117,14 @@ class PiiText:
 
 _MEMBER_TEMPLATES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("我的手机号是{mobile}，有货了麻烦通知我", ("mobile",)),
-    ("快递一直没到，电话是{mobile}，麻烦帮忙查查", ("mobile",)),
+    ("下单留的电话是{mobile}，麻烦帮忙查下物流", ("mobile",)),
     ("拼单的打我电话{mobile}", ("mobile",)),
     ("实名认证填的身份证号{id_number}，提示格式不对是怎么回事", ("id_number",)),
     ("帮我妈报名，身份证{id_number}，这样填可以吗", ("id_number",)),
     ("加我微信号 {wechat_id} 一起拼单", ("wechat_id",)),
     ("我的vx: {wechat_id}，有问题可以私聊", ("wechat_id",)),
     ("微信：{wechat_id}，加的时候备注群名", ("wechat_id",)),
-    ("工资卡{bank_card}绑不上是怎么回事", ("bank_card",)),
+    ("工资卡{bank_card}可以绑定吗", ("bank_card",)),
     ("返现打到这张卡就行：{bank_card}", ("bank_card",)),
     ("收货地址改成{address}了", ("address",)),
     ("我在{address}附近，有一起拼的吗", ("address",)),

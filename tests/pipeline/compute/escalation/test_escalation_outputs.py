@@ -97,7 +97,9 @@ def test_operators_readme_states_the_defaults() -> None:
     readme = (Path(__file__).parents[4] / "pipeline/compute/escalation/README.md").read_text()
     for snippet in (
         f"score < **{P.negative_score}**",
-        f"score < **{P.lexicon_max_score}**",
+        f"evidence and score < **{P.evidence_max_score}**",
+        f"crisis term and score < **{P.lexicon_max_score}**",
+        f"evidence and score < **{P.supporting_score}**",
         f"{P.severe_members} within {P.cluster_window_minutes} min",
         f"{P.moderate_members} within {P.cluster_window_minutes} min",
         f"≥ max({P.burst_min_negatives}, {P.burst_factor:g} × baseline) in "
@@ -108,5 +110,5 @@ def test_operators_readme_states_the_defaults() -> None:
         f"**{P.incident_gap_minutes} min**",
     ):
         assert snippet in readme, snippet
-    for term in P.complaint_terms + P.crisis_terms + P.dissatisfaction_terms:
+    for term in P.complaint_terms + P.crisis_terms:
         assert term in readme, term

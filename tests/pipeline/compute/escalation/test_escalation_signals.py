@@ -10,26 +10,26 @@ from pipeline.compute.escalation.signals import excerpt, member_ref, text_finger
 from tests.pipeline.compute.escalation.factory import UNSURE, chat
 
 
-@pytest.mark.parametrize(("text", "complaint", "crisis", "dissatisfaction"), [
-    ("客服一直不回复，我要投诉", ("客服", "投诉"), (), ("不回复",)),
-    ("已经打315投诉了", ("投诉",), ("315",), ()),
-    ("315见！", (), ("315",), ()),
-    ("打12315举报", (), ("12315",), ()),
-    ("电话13815012345，麻烦回电", (), (), ()),
-    ("花了315元买的", (), (), ()),
-    ("被骗子骗了", ("被骗",), ("骗子",), ()),
-    ("我在做新媒体运营", (), (), ()),
-    ("我已经联系媒体了", (), ("媒体",), ()),
-    ("今天累坏了", (), (), ()),
-    ("用了两天就坏了", (), (), ("坏了",)),
-    ("之前群里讨论过敏感肌护理", (), (), ()),
-    ("宝宝吃完食物中毒住院了", (), ("食物中毒",), ()),
+@pytest.mark.parametrize(("text", "complaint", "crisis"), [
+    ("客服一直不回复，我要投诉", ("客服", "投诉"), ()),
+    ("已经打315投诉了", ("投诉",), ("315",)),
+    ("315见！", (), ("315",)),
+    ("打12315举报", (), ("12315",)),
+    ("电话13815012345，麻烦回电", (), ()),
+    ("花了315元买的", (), ()),
+    ("被骗子骗了", ("被骗",), ("骗子",)),
+    ("我在做新媒体运营", (), ()),
+    ("我已经联系媒体了", (), ("媒体",)),
+    ("宝宝吃完食物中毒住院了", (), ("食物中毒",)),
 ])
-def test_lexicon_classes_and_guards(text: str, complaint: tuple, crisis: tuple,
-                                    dissatisfaction: tuple) -> None:
+def test_lexicon_classes_and_guards(text: str, complaint: tuple, crisis: tuple) -> None:
     found = match_terms(text, P)
-    assert (found.complaint, found.crisis, found.dissatisfaction) == (
-        complaint, crisis, dissatisfaction)
+    assert (found.complaint, found.crisis) == (complaint, crisis)
+
+
+def test_negative_evidence_comes_from_the_shipped_general_vocabulary() -> None:
+    assert match_terms("服务态度极差，很失望", P).negative == ("极差", "失望")
+    assert match_terms("质量不错，谢谢群主", P).negative == ()
 
 
 def test_a_custom_lexicon_is_used() -> None:
@@ -54,17 +54,35 @@ def test_only_member_texts_with_an_opinion_give_signals(fields: dict) -> None:
 
 
 @pytest.mark.parametrize(("text", "score", "negative"), [
-    ("太恶心了，再也不买了", 0.01, True),        # score alone
-    ("下雨天真烦", 0.09, False),                 # bad mood, not feedback
-    ("想退货，请问怎么操作？", 0.3, True),       # a term, not clearly positive
-    ("感觉这次的身体乳没有上次好用了", 0.72, True),  # a term, the scorer fooled by 好用
-    ("客服小姐姐态度超好，点赞👍", 0.95, False),  # a term, but praise
-    ("客服很耐心", 0.82, False),
+    ("东西收到了，放着再说", P.negative_score / 2, True),  # an extreme score alone
+    ("有人用过这款面膜吗", P.negative_score / 2, False),  # ...but never for a question
+    ("服务态度极差", UNSURE, True),                       # evidence, and the score agrees
+    ("服务态度极差", P.evidence_max_score, False),        # evidence, the score disagrees
+    ("下雨天出门", UNSURE, False),                        # no evidence: the score is unsure
+    ("想退货，请问怎么操作？", UNSURE, False),            # a process question (complaint term)
+    ("退货三次了，质量问题一直没解决", UNSURE, True),     # complaint terms in a statement
+    ("为什么服务态度极差？", UNSURE, True),               # a question with evidence of its own
+    ("客服小姐姐态度超好，点赞👍", 0.95, False),          # a term, but praise
+    ("再这样我就去曝光你们", P.lexicon_max_score - 0.01, True),  # crisis, not clearly positive
+    ("群主说的曝光度是什么意思", P.lexicon_max_score, False),
 ])
-def test_negative_by_score_or_by_term_when_not_clearly_positive(text: str, score: float,
-                                                                negative: bool) -> None:
+def test_negative_needs_evidence_and_a_score_that_agrees(text: str, score: float,
+                                                         negative: bool) -> None:
     found = signal_for(chat("m1", 0, text), score, P)
     assert (found is not None and found.negative) == negative
+
+
+@pytest.mark.parametrize(("text", "score", "supporting"), [
+    ("服务态度极差", P.supporting_score - 0.01, True),
+    ("服务态度极差", P.supporting_score, False),
+    ("下雨天出门", 0.0001, False),  # a low score without evidence never supports
+])
+def test_supporting_messages_are_probably_negative_with_evidence(text: str, score: float,
+                                                                 supporting: bool) -> None:
+    if score < P.evidence_max_score:
+        score = P.evidence_max_score  # not negative: only supporting is in question
+    found = signal_for(chat("m1", 0, text), score, P)
+    assert (found is not None and found.supporting) == supporting
 
 
 def test_non_negative_replies_and_mentions_still_give_heat_signals() -> None:
@@ -90,7 +108,7 @@ RAW = ("13812345678", "110105199003071234", "lily_1234", "6222021234567890123", 
 
 
 def test_excerpts_mask_personal_data_and_mentions_and_are_cut() -> None:
-    found = signal_for(chat("m1", 0, PII), UNSURE, EscalationPolicy(excerpt_chars=300))
+    found = signal_for(chat("m1", 0, PII), UNSURE, P.model_copy(update={"excerpt_chars": 300}))
     assert found is not None and found.negative
     for raw in RAW:
         assert raw not in found.excerpt

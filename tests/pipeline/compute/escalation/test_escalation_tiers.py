@@ -38,7 +38,7 @@ def test_isolated_negative_opens_one_mild_incident_with_deadlines() -> None:
 
 
 def test_one_complaint_term_is_mild_two_terms_are_moderate() -> None:
-    single = Table().run([signal(chat("m1", 0, "想退货，请问怎么操作？"), UNSURE)])
+    single = Table().run([signal(chat("m1", 0, "质量太差了，想退货"), UNSURE)])
     assert single[0].tier == "mild"
     assert single[0].matched_terms == ["退货"]
     double = Table().run([signal(chat("m1", 0, "客服一直不回复，我要投诉"), UNSURE)])
@@ -49,11 +49,42 @@ def test_one_complaint_term_is_mild_two_terms_are_moderate() -> None:
 
 def test_complaint_terms_from_two_members_upgrade_to_moderate() -> None:
     table = Table()
-    table.run([signal(chat("m1", 0, "想退货，请问怎么操作？", member="a"), UNSURE)])
+    table.run([signal(chat("m1", 0, "质量太差了，想退货", member="a"), UNSURE)])
     records = table.run([signal(chat("m2", 5, "我也想退货", member="b"), UNSURE)])
     assert [(r.event, r.tier, r.revision, r.updated_at) for r in records] == [
         ("upgraded", "moderate", 2, at(5))]
     assert records[0].incident_id == "inc-c1-m1"
+
+
+def supporting(message_id: str, minutes: float, member: str):
+    """A probably-negative message: evidence, a score between the two thresholds."""
+    found = signal(chat(message_id, minutes, "服务态度极差", member=member),
+                   (P.evidence_max_score + P.supporting_score) / 2)
+    assert found.supporting and not found.negative
+    return found
+
+
+def test_supporting_members_complete_a_cluster_but_never_open_an_incident() -> None:
+    table = Table()
+    assert table.run([supporting("m1", 0, "a"), supporting("m2", 1, "b")]) == []
+    records = table.run([negative("m3", 2, member="c")])
+    assert [(r.event, r.tier, r.members) for r in records] == [("opened", "moderate", 1)]
+    assert records[0].reasons[0].startswith("3 位成员 30 分钟内负面")
+    assert [e.message_id for e in records[0].excerpts] == ["m3"]  # only negatives are shown
+
+
+def test_supporting_members_do_not_make_a_large_cluster_severe() -> None:
+    table = Table()
+    table.run([supporting(f"s{i}", i, f"s{i}") for i in range(P.severe_members)])
+    records = table.run([negative("m1", 9, member="a")])
+    assert [(r.event, r.tier) for r in records] == [("opened", "moderate")]
+
+
+def test_supporting_messages_outside_the_cluster_window_do_not_count() -> None:
+    table = Table()
+    table.run([supporting("m1", 0, "a"), supporting("m2", 1, "b")])
+    records = table.run([negative("m3", P.cluster_window_minutes + 2, member="c")])
+    assert [(r.event, r.tier) for r in records] == [("opened", "mild")]
 
 
 def test_repeat_negatives_from_one_member_are_moderate() -> None:
