@@ -63,9 +63,9 @@ SLOT_DESCRIPTION = (
 )
 NO_MEMBERS = " None when member_count <= 0."
 SCORED_DESCRIPTION = (
-    "Member text messages the sentiment path scored (not mechanical); their polarity uses "
-    "PULSE_POSITIVE_SCORE / PULSE_NEGATIVE_SCORE, a message escalation found negative counts "
-    "negative."
+    "Member text messages the sentiment path scored (not mechanical); negative when "
+    "escalation grades them negative feedback, positive when they score at least the scorer "
+    "mode's calibrated positive score (PULSE_POSITIVE_SCORE overrides it)."
 )
 
 
