@@ -42,6 +42,7 @@ from pipeline.compute.escalation.evidence import (
     Vocabulary,
     is_a_not_a,
     is_question,
+    normalise,
 )
 from pipeline.compute.escalation.lexicon import match_terms
 from pipeline.compute.escalation.policy import EscalationPolicy
@@ -133,8 +134,8 @@ def _pairs(texts: list[str], firsts: set[str], seconds: set[str]) -> Counter[tup
 
 
 def build_lexicon(lists: dict[str, set[str]], train: list[Example]) -> dict:
-    negative = [e.text.lower() for e in train if e.label == 0.0]
-    positive = [e.text.lower() for e in train if e.label == 1.0]
+    negative = [normalise(e.text) for e in train if e.label == 0.0]
+    positive = [normalise(e.text) for e in train if e.label == 1.0]
     n_neg, n_pos = len(negative), len(positive)
     negative_sources = ("hownet_neg", "dutir_sad", "dutir_disgust", "dutir_anger", "dutir_fear")
     degree = set().union(*(lists[k] for k in ("hownet_very", "hownet_more", "hownet_extreme",

