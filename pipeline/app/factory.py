@@ -63,6 +63,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     web.register(ctx)
     install_watchdog(ctx)
 
+    # Sinks and scorers start while the consumer joins the group and the tables
+    # recover (early_starters); the task (after recovery) waits for them.
+    app.early_starters.append(ctx.ensure_started)
+
     @app.task
     async def start_sinks() -> None:
         await ctx.ensure_started()

@@ -30,20 +30,36 @@
    the flow was actually suspended (the queues hold pre-rebalance records
    then); :meth:`PulseConsumer.perform_seek` never moves a committed offset
    back to a value the broker reported before a commit made during the seek.
+6. **A rebalance never waits for records nobody will acknowledge.**  A record
+   read by several agents (chat, sentiment scores) is counted once per agent
+   (``Message.refcount``) and tracked as unacknowledged as soon as the first
+   agent takes it.  At a revocation the flow control drops every record still
+   queued for an agent, and mode drops them without releasing their count: a
+   record one agent had already processed but another had only queued kept a
+   count that nothing would ever release, and Faust's ``wait_empty`` waited for
+   it for as long as anything still referenced it (an agent's last batch does)
+   -- the rebalance hang.  :class:`DroppedCopies` counts the copies a clear
+   drops; a record whose remaining count is only dropped copies is no longer
+   awaited, and stays unacknowledged (not committable: it is fetched again
+   from the committed offset).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import types
-from collections.abc import Coroutine, Generator, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from typing import Any, cast
 
 import aiokafka
 import faust
+from faust.tables.manager import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
+from faust.types.tuples import Message, ack_lock
 from mode import Service, ServiceT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
@@ -51,6 +67,8 @@ from mode.utils.queues import FlowControlEvent
 from pipeline.app.settings import Settings
 from pipeline.runtime.deferred_sends import DeferredSends
 from pipeline.runtime.faust_support import true_end_offsets
+
+log = logging.getLogger(__name__)
 
 
 @types.coroutine
@@ -76,16 +94,70 @@ def _resume(coroutine: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any,
 
 
 class ResumeClearsOnce(FlowControlEvent):
-    """Flow control whose ``resume`` clears the queues only when ending a suspension.
+    """Flow control whose ``resume`` clears the queues only when ending a suspension,
+    and which reports what a clear drops.
 
     A resume while already flowing (Faust's recovery calls it twice) would drop records
-    that were delivered to the agents since and are no longer fetchable.
+    that were delivered to the agents since and are no longer fetchable.  ``on_dropped``
+    gets the queued items every clear (revocation, end of a suspension) throws away.
     """
+
+    def __init__(self, *, on_dropped: Callable[[list[Any]], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_dropped = on_dropped
 
     def resume(self) -> None:
         if self.is_active():
             return
         super().resume()
+
+    def clear(self) -> None:
+        queues = list(self._queues)
+        dropped = [item for queue in queues for item in queue._queue]  # type: ignore[attr-defined]
+        super().clear()
+        if dropped and self.on_dropped is not None:
+            self.on_dropped(dropped)
+
+
+class DroppedCopies:
+    """Per record, how many of its agent copies a flow-control clear dropped unprocessed.
+
+    Faust counts a record once per channel (agent) it was delivered to and calls it
+    processed when every count is released (``Message.ack``); a queue clear releases
+    none.  A record whose remaining count is all dropped copies will never be released:
+    no agent holds it any more.  It must not be awaited (``Consumer.wait_empty``), and
+    it must not become committable either (the agent whose copy was dropped never saw
+    it): it is only forgotten, and fetched again from the committed offset.
+    """
+
+    def __init__(self) -> None:
+        self._dropped: weakref.WeakKeyDictionary[Message, int] = weakref.WeakKeyDictionary()
+
+    def __len__(self) -> int:
+        return len(self._dropped)
+
+    def add(self, items: Iterable[Any]) -> None:
+        """Count the dropped queue items (events; anything else is ignored)."""
+        with ack_lock:
+            for item in items:
+                message = getattr(item, "message", None)
+                if isinstance(message, Message) and not message.acked:
+                    self._dropped[message] = self._dropped.get(message, 0) + 1
+
+    def forget_abandoned(self, unacked: Any) -> int:
+        """Remove from ``unacked`` the records only dropped copies still count; how many."""
+        forgotten = 0
+        with ack_lock:
+            for message, dropped in list(self._dropped.items()):
+                if message.acked:
+                    del self._dropped[message]
+                elif message.refcount <= dropped:
+                    if message in unacked:
+                        unacked.discard(message)
+                        forgotten += 1
+                    del self._dropped[message]
+        return forgotten
 
 
 def committed_after_seek(held: Mapping[TP, int | None], fetched: Mapping[TP, int | None],
@@ -115,6 +187,24 @@ class PulseConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class PulseConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return PulseConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @cached_property
+    def dropped_copies(self) -> DroppedCopies:
+        return DroppedCopies()
+
+    def release_dropped(self, items: list[Any]) -> None:
+        """The flow control dropped these queued events (see :class:`DroppedCopies`)."""
+        self.dropped_copies.add(items)
+        forgotten = self.dropped_copies.forget_abandoned(self._unacked_messages)
+        if forgotten:
+            log.info("%d records dropped from the agents' queues are no longer awaited "
+                     "(fetched again from the committed offsets)", forgotten)
+
+    def _clean_unacked_messages(self) -> None:
+        """Faust's, and records whose only unreleased copies were dropped (once the
+        agents that did take them have acknowledged them, ``wait_empty`` is done)."""
+        super()._clean_unacked_messages()
+        self.dropped_copies.forget_abandoned(self._unacked_messages)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
@@ -209,6 +299,17 @@ class PulseTransport(faust_aiokafka.Transport):
     Consumer = PulseConsumer
 
 
+class PulseTableManager(TableManager):
+    """Faust's table manager without its fixed one-second sleep before the tables'
+    changelogs are registered (and the consumer may subscribe): every table exists
+    before the worker starts (a table added later still fails, as in Faust)."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 class PulseApp(faust.App):
     """A Faust app on :class:`PulseTransport`; knows the pipeline settings and the
     sends its commits must wait for."""
@@ -216,11 +317,35 @@ class PulseApp(faust.App):
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         self.pulse_settings = settings
         self.deferred_sends = DeferredSends()
+        self.early_starters: list[Callable[[], Awaitable[None]]] = []
+        """Started with the app, beside the group join and table recovery (which take
+        seconds of waiting); each must be idempotent, as whatever needs it calls it
+        again (a failure here is logged, and raised by that later call)."""
+        kwargs.setdefault("TableManager", PulseTableManager)
         super().__init__(*args, **kwargs)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for start in self.early_starters:
+            self.add_future(self._start_early(start))
+
+    @staticmethod
+    async def _start_early(start: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await start()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("early start failed; retried before the first batch")
 
     def _new_transport(self) -> TransportT:
         return PulseTransport(self.conf.broker_consumer, self)
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:
-        return ResumeClearsOnce(loop=self.loop)
+        return ResumeClearsOnce(loop=self.loop, on_dropped=self._release_dropped)
+
+    def _release_dropped(self, items: list[Any]) -> None:
+        consumer = self._consumer
+        if isinstance(consumer, PulseConsumer):
+            consumer.release_dropped(items)
