@@ -54,8 +54,24 @@ def java_binary() -> str:
 
 
 def _cluster_id() -> str:
-    """A random Kafka cluster id: 16 bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random Kafka cluster id: 16 bytes, URL-safe base64 without padding.
+
+    One id in 64 would start with ``-``, which a command line reads as an option
+    (``kafka-storage format --cluster-id -x...`` fails); Kafka's own ``Uuid.randomUuid``
+    draws again in that case, and so does this.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _log_tail(path: Path, lines: int = 12) -> str:
+    """The last lines of a log, for an error message that explains itself in CI output."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 class KafkaBroker:
@@ -65,12 +81,13 @@ class KafkaBroker:
     storage its data directory is kept across ``stop()``/``start()``.
     """
 
-    def __init__(self, log_path: Path, port: int | None = None, data_dir: Path | None = None):
+    def __init__(self, log_path: Path, port: int | None = None, data_dir: Path | None = None,
+                 cluster_id: str | None = None):
         self.port = port or free_port()
         self.controller_port = free_port()
         self.log_path = log_path
         self.data_dir = data_dir or log_path.parent / "kafka-data"
-        self.cluster_id = _cluster_id()
+        self.cluster_id = cluster_id or _cluster_id()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -124,12 +141,15 @@ class KafkaBroker:
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
         done = subprocess.run(
+            # ``--cluster-id=ID``, one argument: an id given from outside may start with "-"
             self._java("kafka.tools.StorageTool", "format", "--config", str(self.config_path),
-                       "--cluster-id", self.cluster_id, "--ignore-formatted"),
+                       f"--cluster-id={self.cluster_id}", "--ignore-formatted"),
             stdout=log, stderr=subprocess.STDOUT, timeout=120,
         )
         if done.returncode != 0:
-            raise StackError(f"kafka-storage format failed (log: {self.log_path})")
+            log.flush()
+            raise StackError(f"kafka-storage format failed (log: {self.log_path}):\n"
+                             f"{_log_tail(self.log_path)}")
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
