@@ -16,6 +16,8 @@ metrics; the topics each role consumes are declared in
 
 from __future__ import annotations
 
+import os
+
 from agents import (
     alert_delivery,
     alert_store,
@@ -32,6 +34,7 @@ from agents import (
     sentiment_store,
 )
 from pipeline.compute.escalation.signals import member_ref
+from pipeline.console.access import load_access
 from pipeline.console.adapters import ClickHouseAlertReader, KafkaCommandSender
 from pipeline.console.views import register as register_console
 from pipeline.runtime.context import PipelineContext
@@ -63,11 +66,13 @@ def register_metrics_path(ctx: PipelineContext) -> None:
     sentiment_store.register(ctx)
     alert_store.register(ctx)
     token = ctx.settings.console_token
+    access = load_access(ctx.settings.console_access_file,
+                         token.get_secret_value() if token else None, os.environ)
     register_console(
         ctx.app,
         ClickHouseAlertReader(ctx.clickhouse),
         KafkaCommandSender(ctx.topic(INCIDENT_COMMANDS)),
-        token.get_secret_value() if token else None,
+        access,
         ctx.settings.public_url,
     )
 

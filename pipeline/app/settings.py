@@ -199,7 +199,13 @@ class Settings(BaseSettings):
         None, description="WeCom group robot webhook URL (contains the robot key)."
     )
     console_token: SecretStr | None = Field(
-        None, description="Token for the moderator console and its API (required to use it)."
+        None, description="Shared administrator token of the moderator console and its API "
+        "(account 'admin', all communities; holders name themselves when they act)."
+    )
+    console_access_file: Path | None = Field(
+        None, description="TOML file of console accounts: role, assigned communities or "
+        "community groups, and the environment variable holding each token "
+        "(pipeline/console/access.py)."
     )
     public_url: str = Field(
         "http://127.0.0.1:6066", description="Base URL of the worker's web server, for links."

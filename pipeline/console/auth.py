@@ -1,14 +1,14 @@
 """Token authentication, session cookies and CSRF values for the console.
 
-One shared secret (``PULSE_CONSOLE_TOKEN``) guards everything.  Scripts send it
-as ``Authorization: Bearer``; a browser exchanges it once (``?token=`` or the
-login form) for a session cookie, so the token never sits in the browser's
-history or in a cookie.  The cookie is ``<issued>.<nonce>.<mac>``, signed
-with the token: it needs no server-side store, expires after a shift, and every
-session dies when the token is rotated.  Form posts carry a CSRF value derived
-from the session cookie (an HMAC under the token): a third-party page can
-neither read the cookie nor compute that value.  Every comparison is
-constant-time.
+Each account holds a token (:mod:`pipeline.console.access`).  Scripts send it as
+``Authorization: Bearer``; a browser exchanges it once (``?token=`` or the login
+form) for a session cookie, so the token never sits in the browser's history or
+in a cookie.  The cookie is ``<issued>.<nonce>.<mac>.<account>``, signed with a
+key derived from that account's token: it needs no server-side store, expires
+after a shift, and an account's sessions end when its token is rotated.  Form
+posts carry a CSRF value derived from the session cookie (an HMAC under the same
+key): a third-party page can neither read the cookie nor compute that value.
+Every comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+
+from pipeline.console.access import AccessPolicy, Account
 
 SESSION_COOKIE = "pulse_console"
 SESSION_TTL = timedelta(hours=12)
@@ -26,55 +29,67 @@ SESSION_TTL = timedelta(hours=12)
 Via = Literal["bearer", "cookie"]
 
 
-class ConsoleAuth:
-    """Checks the token, issues and verifies session cookies and CSRF values."""
+@dataclass(frozen=True)
+class Principal:
+    """The account a request proved it acts for, and how it proved it."""
 
-    def __init__(self, token: str, clock: Callable[[], datetime]) -> None:
-        if not token:
-            raise ValueError("the console token must not be empty")
-        self._key = hashlib.sha256(b"pulse-console\0" + token.encode()).digest()
-        self._token_digest = hashlib.sha256(token.encode()).digest()
+    account: Account
+    via: Via
+
+
+class ConsoleAuth:
+    """Finds the account of a token, issues and verifies session cookies and CSRF values."""
+
+    def __init__(self, policy: AccessPolicy, clock: Callable[[], datetime]) -> None:
+        if not policy:
+            raise ValueError("the console needs at least one account")
+        self.policy = policy
         self._clock = clock
 
-    def check_token(self, candidate: str | None) -> bool:
-        """Compare digests, so neither the content nor the length of the token leaks."""
-        if candidate is None:
-            return False
-        given = hashlib.sha256(candidate.encode()).digest()
-        return hmac.compare_digest(given, self._token_digest)
+    def account_of(self, candidate: str | None) -> Account | None:
+        """Compare digests, so neither the content nor the length of a token leaks."""
+        return self.policy.by_token(candidate)
 
-    def new_session(self) -> str:
+    def new_session(self, account: Account) -> str:
         issued = str(int(self._clock().timestamp()))
         nonce = secrets.token_urlsafe(16)
-        return f"{issued}.{nonce}.{self._mac('session', f'{issued}.{nonce}')}"
+        return f"{issued}.{nonce}.{_mac(account, 'session', f'{issued}.{nonce}')}.{account.name}"
 
-    def valid_session(self, value: str | None) -> bool:
-        parts = (value or "").split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
-            return False
-        issued, nonce, mac = parts
-        if not hmac.compare_digest(mac, self._mac("session", f"{issued}.{nonce}")):
-            return False
+    def session_account(self, value: str | None) -> Account | None:
+        """The account of a valid, unexpired session cookie, or None."""
+        parts = (value or "").split(".", 3)
+        if len(parts) != 4 or not parts[0].isdigit():
+            return None
+        issued, nonce, mac, name = parts
+        account = self.policy.by_name(name)
+        if account is None:
+            return None
+        if not hmac.compare_digest(mac, _mac(account, "session", f"{issued}.{nonce}")):
+            return None
         age = self._clock().timestamp() - int(issued)
-        return -60 <= age <= SESSION_TTL.total_seconds()
+        return account if -60 <= age <= SESSION_TTL.total_seconds() else None
 
     def csrf_for(self, session: str) -> str:
-        return self._mac("csrf", session)
+        account = self.session_account(session)
+        return _mac(account, "csrf", session) if account is not None else ""
 
     def check_csrf(self, session: str | None, candidate: str | None) -> bool:
         if not session or not candidate:
             return False
-        return hmac.compare_digest(candidate, self.csrf_for(session))
+        expected = self.csrf_for(session)
+        return bool(expected) and hmac.compare_digest(candidate, expected)
 
-    def identify(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Via | None:
-        """How the request proved it holds the token, or None when it did not."""
+    def identify(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Principal | None:
+        """Who the request acts for and how it proved it, or None when it did not."""
         scheme, _, credentials = headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self.check_token(credentials.strip()):
-            return "bearer"
-        if self.valid_session(cookies.get(SESSION_COOKIE)):
-            return "cookie"
-        return None
+        if scheme.lower() == "bearer":
+            account = self.account_of(credentials.strip())
+            if account is not None:
+                return Principal(account, "bearer")
+        account = self.session_account(cookies.get(SESSION_COOKIE))
+        return Principal(account, "cookie") if account is not None else None
 
-    def _mac(self, purpose: str, message: str) -> str:
-        digest = hmac.new(self._key, f"{purpose}\0{message}".encode(), hashlib.sha256)
-        return digest.hexdigest()
+
+def _mac(account: Account, purpose: str, message: str) -> str:
+    digest = hmac.new(account.key, f"{purpose}\0{message}".encode(), hashlib.sha256)
+    return digest.hexdigest()

@@ -41,7 +41,7 @@ STATE_STYLES = {"overdue": "bold red", "met": "green", "late": "yellow", "pendin
 POLL_S = 0.5
 
 URL_HELP = "Worker base URL (default: PULSE_PUBLIC_URL)."
-TOKEN_HELP = "Console token (default: PULSE_CONSOLE_TOKEN)."
+TOKEN_HELP = "Your console account's token (default: PULSE_CONSOLE_TOKEN)."
 
 
 def _client(url: str | None, token: str | None) -> ConsoleClient:
@@ -176,14 +176,14 @@ def show_command(
     print_alert(alert)
 
 
-def _act(action: Action, incident_id: str, by: str, note: str, wait: float,
+def _act(action: Action, incident_id: str, by: str | None, note: str, wait: float,
          url: str | None, token: str | None) -> None:
     """Submit the action, then wait a little for the incident agent to apply it."""
     client = _client(url, token)
     zh, en = ACTION_LABELS[action]
     try:
         receipt = client.act(incident_id, action, by, note)
-        console.print(Text(f"已提交 submitted: {zh} {en} {incident_id} by {by.strip()} "
+        console.print(Text(f"已提交 submitted: {zh} {en} {incident_id} by {receipt['actor']} "
                            f"(command {receipt['command_id']})"))
         deadline = time.monotonic() + wait
         while wait > 0:
@@ -201,7 +201,8 @@ def _act(action: Action, incident_id: str, by: str, note: str, wait: float,
                            "asynchronously; check with `pulse alerts show`.", style="yellow"))
 
 
-BY_HELP = "Moderator name (处理人), at most 64 characters."
+BY_HELP = ("Moderator name (处理人, at most 64 characters): needed with the shared "
+           "administrator token only; an account acts under its own name.")
 WAIT_HELP = "Seconds to wait for the incident agent to apply it (0: do not wait)."
 
 
@@ -217,7 +218,7 @@ def _add_action_command(kind: str, name: str, doc: str) -> None:
 
     def command(
         incident_id: str = typer.Argument(..., help="Incident id."),
-        by: str = typer.Option(..., "--by", help=BY_HELP),
+        by: str | None = typer.Option(None, "--by", help=BY_HELP, show_default=False),
         note: str = typer.Option("", "--note", help="Note for the timeline."),
         wait: float = typer.Option(5.0, min=0, help=WAIT_HELP),
         url: str | None = typer.Option(None, "--url", help=URL_HELP),
@@ -231,6 +232,26 @@ def _add_action_command(kind: str, name: str, doc: str) -> None:
 
 for _kind, _name, _doc in ACTIONS:
     _add_action_command(_kind, _name, _doc)
+
+
+@alerts_app.command("whoami")
+def whoami_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the account as JSON."),
+    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+    token: str | None = typer.Option(None, "--token", help=TOKEN_HELP, show_default=False),
+) -> None:
+    """The account your token signs in as, its role and its communities."""
+    client = _client(url, token)
+    try:
+        me = client.me()
+    except ConsoleError as error:
+        raise _fail(error) from error
+    if as_json:
+        typer.echo(json.dumps(me, ensure_ascii=False))
+        return
+    communities = ", ".join(me["communities"])
+    console.print(Text(f"{me['account']} · {me['role']}"
+                       f"{' (shared token)' if me['shared'] else ''} · communities: {communities}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -41,10 +41,19 @@ class ConsoleClient:
     def get(self, incident_id: str) -> Alert:
         return Alert.model_validate(self._call("GET", f"/api/alerts/{quote(incident_id, safe='')}"))
 
-    def act(self, incident_id: str, action: Action, actor: str, note: str = "",
+    def me(self) -> dict[str, Any]:
+        """The account this token signs in as: name, role, communities."""
+        return self._call("GET", "/api/me")
+
+    def act(self, incident_id: str, action: Action, actor: str | None, note: str = "",
             command_id: str | None = None) -> dict[str, Any]:
-        """Submit one action; the command id makes a retried submission harmless."""
-        body = {"actor": actor, "note": note, "command_id": command_id or str(uuid.uuid4())}
+        """Submit one action; the command id makes a retried submission harmless.
+
+        ``actor`` names the moderator only on the shared token; an account acts as itself.
+        """
+        body = {"note": note, "command_id": command_id or str(uuid.uuid4())}
+        if actor is not None:
+            body["actor"] = actor
         return self._call("POST", f"/api/alerts/{quote(incident_id, safe='')}/{action}", body)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
+from pipeline.console.access import Account
 from pipeline.console.actions import (
     ACTION_LABELS,
     ACTIONS,
@@ -91,7 +92,21 @@ def esc(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def layout(title: str, body: str, *, base: str, refresh: str | None = None) -> str:
+ROLE_LABELS = {"admin": "管理员 administrator", "moderator": "版主 moderator"}
+
+
+def whoami(viewer: Account | None) -> str:
+    """The header's "signed in as": the account and what it may see."""
+    if viewer is None:
+        return ""
+    scope = ("全部社群 all communities" if viewer.admin
+             else f"{len(viewer.communities)} 个社群 communities")
+    return (f'<span class="muted" id="whoami">登录身份 Signed in as <b>{esc(viewer.name)}</b> · '
+            f"{esc(ROLE_LABELS[viewer.role])} · {esc(scope)}</span>")
+
+
+def layout(title: str, body: str, *, base: str, refresh: str | None = None,
+           viewer: Account | None = None) -> str:
     """A whole page; ``refresh`` is a meta-refresh value ('10' or '2;url=…')."""
     meta = f'<meta http-equiv="refresh" content="{esc(refresh)}">' if refresh else ""
     return (
@@ -100,7 +115,7 @@ def layout(title: str, body: str, *, base: str, refresh: str | None = None) -> s
         f'{meta}<title>{esc(title)}</title><style>{CSS}</style></head><body>'
         f'<header><a href="{esc(base)}/console">舆情告警台 Moderator console</a>'
         '<span class="muted">受理 → 解决 → 回访 · acknowledge → resolve → follow up</span>'
-        f"</header><main>{body}</main></body></html>"
+        f"{whoami(viewer)}</header><main>{body}</main></body></html>"
     )
 
 
@@ -137,7 +152,7 @@ def deadline_cells(alert: Alert, now: datetime) -> str:
 
 
 def list_page(open_alerts: list[Alert], closed: list[Alert], now: datetime, *,
-              base: str) -> str:
+              base: str, viewer: Account | None = None) -> str:
     """Open incidents, most urgent first, then the recently closed ones."""
     tiers = Counter(a.tier for a in open_alerts)
     late = sum(overdue(a, now) for a in open_alerts)
@@ -171,7 +186,8 @@ def list_page(open_alerts: list[Alert], closed: list[Alert], now: datetime, *,
         body += ("<h2>最近闭环 Recently closed</h2><table><thead><tr><th>等级 Tier</th>"
                  "<th>社群 Community</th><th>状态 Status</th><th>回访于 Followed up</th>"
                  f"<th>回访人 By</th><th></th></tr></thead><tbody>{items}</tbody></table>")
-    return layout("舆情告警 Open alerts", body, base=base, refresh=str(REFRESH_LIST_S))
+    return layout("舆情告警 Open alerts", body, base=base, refresh=str(REFRESH_LIST_S),
+                  viewer=viewer)
 
 
 def _list_row(alert: Alert, now: datetime, base: str) -> str:
@@ -212,9 +228,20 @@ class FormState:
 EMPTY_FORM = FormState()
 
 
+@dataclass(frozen=True)
+class Acting:
+    """What the signed-in account may do on this incident's page."""
+
+    may_act: bool = True
+    ask_actor: bool = True
+    """Only the shared token's holders name themselves; an account acts under its name."""
+    name: str = ""
+
+
 def detail_page(alert: Alert, now: datetime, *, base: str, csrf: str, command_ids: dict[str, str],
                 flash: Flash | None = None, form: FormState = EMPTY_FORM,
-                show_actions: bool = True, refresh: str | None = None) -> str:
+                show_actions: bool = True, refresh: str | None = None,
+                viewer: Account | None = None, acting: Acting = Acting()) -> str:
     """Everything about one incident, and the forms for the next step of its loop."""
     title = f"{TIER_LABELS.get(alert.tier, ('', ''))[0]} {alert.community_id}"
     parts = [
@@ -229,9 +256,16 @@ def detail_page(alert: Alert, now: datetime, *, base: str, csrf: str, command_id
                      f"{esc(flash.text)}</div>")
     parts += [_deadlines(alert, now), _reasons(alert), _facts(alert), _excerpts(alert),
               _timeline(alert)]
-    if show_actions:
-        parts.append(_actions(alert, base=base, csrf=csrf, command_ids=command_ids, form=form))
-    return layout(title, "".join(parts), base=base, refresh=refresh)
+    if show_actions and not acting.may_act:
+        parts.append(
+            '<h2>操作 Actions</h2><p class="flash flash-error" id="read-only">只读：此事件归属社群 '
+            f"{esc(alert.community_id)}，未分配给你，请联系该社群的版主或管理员。 · Read only: the "
+            f"incident belongs to {esc(alert.community_id)}, which is not assigned to you; its "
+            "moderators or an administrator act on it.</p>")
+    elif show_actions:
+        parts.append(_actions(alert, base=base, csrf=csrf, command_ids=command_ids, form=form,
+                              acting=acting))
+    return layout(title, "".join(parts), base=base, refresh=refresh, viewer=viewer)
 
 
 def _deadlines(alert: Alert, now: datetime) -> str:
@@ -299,30 +333,34 @@ def _timeline(alert: Alert) -> str:
 
 
 def _actions(alert: Alert, *, base: str, csrf: str, command_ids: dict[str, str],
-             form: FormState) -> str:
+             form: FormState, acting: Acting) -> str:
     forms = []
     for action in ACTIONS:
         zh, en = ACTION_LABELS[action]
         enabled = allowed(alert, action)
         actor = form.actor if form.action in (None, action) else ""
         note = form.note if form.action == action else ""
+        who = (
+            f'<label for="{action}-actor">处理人 Who</label>'
+            f'<input type="text" id="{action}-actor" name="actor" required '
+            f'maxlength="{ACTOR_MAX}" value="{esc(actor)}" autocomplete="name">'
+        ) if acting.ask_actor else ""
         forms.append(
             f'<form method="post" action="{esc(alert_path(base, alert.incident_id))}/{action}" '
             f'id="form-{action}"><fieldset{"" if enabled else " disabled"}>'
             f"<legend>{esc(zh)} {esc(en)}</legend>"
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
             f'<input type="hidden" name="command_id" value="{esc(command_ids[action])}">'
-            f'<label for="{action}-actor">处理人 Who</label>'
-            f'<input type="text" id="{action}-actor" name="actor" required maxlength="{ACTOR_MAX}" '
-            f'value="{esc(actor)}" autocomplete="name">'
-            f'<label for="{action}-note">备注 Note</label>'
+            f'{who}<label for="{action}-note">备注 Note</label>'
             f'<textarea id="{action}-note" name="note" rows="2" maxlength="{NOTE_MAX}">'
             f"{esc(note)}</textarea>"
             f'<button type="submit" name="submit" value="{action}">{esc(zh)} {esc(en)}</button>'
             "</fieldset></form>"
         )
     hint = ('<p class="muted">仅当前状态可执行的操作可用 · only the actions valid for the current '
-            "status are enabled</p>")
+            "status are enabled"
+            + ("" if acting.ask_actor else f" · 以 {esc(acting.name)} 身份操作 · you act as "
+               f"{esc(acting.name)}") + "</p>")
     return f'<h2>操作 Actions</h2>{hint}<div class="actions">{"".join(forms)}</div>'
 
 
@@ -331,7 +369,7 @@ def login_page(*, base: str, next_path: str, failed: bool) -> str:
     error = ('<div class="flash flash-error">令牌无效 Invalid token</div>' if failed else "")
     body = (
         f"<h1>需要令牌 Token required</h1>{error}"
-        "<p>请输入控制台令牌（PULSE_CONSOLE_TOKEN）。 Enter the console token.</p>"
+        "<p>请输入你的控制台令牌。 Enter your console token.</p>"
         f'<form method="post" action="{esc(base)}/console/login" style="max-width:28rem">'
         f'<input type="hidden" name="next" value="{esc(next_path)}">'
         '<label for="token">令牌 Token</label>'
@@ -341,7 +379,8 @@ def login_page(*, base: str, next_path: str, failed: bool) -> str:
     return layout("需要令牌 Token required", body, base=base)
 
 
-def message_page(title: str, text: str, *, base: str) -> str:
+def message_page(title: str, text: str, *, base: str, viewer: Account | None = None) -> str:
     """A short bilingual message (errors without an incident to show)."""
-    return layout(title, f"<h1>{esc(title)}</h1><p>{esc(text)}</p>"
-                  f'<p><a href="{esc(base)}/console">返回列表 Back to the list</a></p>', base=base)
+    return layout(title, f'<h1>{esc(title)}</h1><p id="message">{esc(text)}</p>'
+                  f'<p><a href="{esc(base)}/console">返回列表 Back to the list</a></p>', base=base,
+                  viewer=viewer)

@@ -3,7 +3,8 @@
 The generator's negative episodes must each raise the expected tier, alerts
 must reach Alertmanager (labels tier/community/incident) and the WeCom robot,
 carry no personal data, and a moderator's acknowledgement through the console
-API must come back as a new alert revision.
+API must come back as a new alert revision, recorded under the moderator's account,
+whose list holds exactly the incidents of its assigned community.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from pipeline.app.settings import Settings
+from pipeline.console.views import AUDIT_PREFIX
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.progress import committed_offsets
 from pipeline.devtools.progress import wait_until_committed as wait_until_committed_all
@@ -46,6 +48,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.integration
 TOKEN = "moderator-secret"
+MODERATOR_TOKEN = "wang-xiaoming-0123456789abcdef"
 
 
 def api(
@@ -67,16 +70,24 @@ def api(
 
 
 def test_episodes_become_graded_alerts_delivered_to_moderators(
-    pipeline_settings: Settings, tmp_path: Path, browser: webdriver.Chrome
+    pipeline_settings: Settings, tmp_path: Path, browser: webdriver.Chrome,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = generate(EPISODES_STREAM)
     episodes = stream.truth.episodes
     assert {e.expected_tier for e in episodes} == {"mild", "moderate", "severe"}
+    # a moderator account for the severe episode's community (pipeline/console/access.py)
+    assigned = next(e for e in episodes if e.expected_tier == "severe").community_ids[0]
+    access_file = tmp_path / "console-access.toml"
+    access_file.write_text(f'[accounts."wang.xiaoming"]\ncommunities = ["{assigned}"]\n'
+                           'token_env = "PULSE_TEST_MODERATOR_TOKEN"\n')
+    monkeypatch.setenv("PULSE_TEST_MODERATOR_TOKEN", MODERATOR_TOKEN)
     with live_alertmanager(tmp_path / "alertmanager") as alertmanager:
         settings = pipeline_settings.model_copy(update={
             "alertmanager_url": alertmanager.url,
             "wecom_webhook_url": f"{alertmanager.receivers_url}/cgi-bin/webhook/send?key=k",
             "console_token": TOKEN,
+            "console_access_file": access_file,
         })
         worker = WorkerProcess(settings, tmp_path / "worker.log")
         worker.start()
@@ -113,10 +124,22 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
             assert any("重度" in p["markdown"]["content"] for p in pages)
             assert not any(v in json.dumps(pages, ensure_ascii=False) for v in pii_values)
 
-            # a moderator acknowledges the severe incident through the console API
+            # the moderator account lists exactly its community's open incidents ...
+            _, mine = api(worker, "/api/alerts", token=MODERATOR_TOKEN)
+            assert {a["incident_id"] for a in mine} == {
+                a.incident_id for a in incidents.values()
+                if assigned in a.community_ids and a.status != "followed_up"}
+            others = [a for a in incidents.values() if assigned not in a.community_ids]
+            assert others, "the stream has incidents in other communities"
+            status, refused = api(worker, f"/api/alerts/{others[0].incident_id}/acknowledge",
+                                  {"note": "x"}, token=MODERATOR_TOKEN)
+            assert status == 403 and "wang.xiaoming" in refused["error"]
+
+            # ... and acknowledges the severe incident through the console API
             severe = next(a for a in incidents.values() if a.tier == "severe")
+            assert severe.community_id == assigned
             status, _ = api(worker, f"/api/alerts/{severe.incident_id}/acknowledge",
-                            {"actor": "王小明", "note": "已联系群主 13912345678"})
+                            {"note": "已联系群主 13912345678"}, token=MODERATOR_TOKEN)
             assert status == 202
             deadline = time.monotonic() + 60
             while True:
@@ -125,7 +148,8 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
                     break
                 assert time.monotonic() < deadline, "acknowledgement never applied"
                 time.sleep(0.5)
-            assert current.acknowledged_by == "王小明" and current.revision > severe.revision
+            assert current.acknowledged_by == "wang.xiaoming"
+            assert current.revision > severe.revision
             assert "13912345678" not in current.model_dump_json()
             _, shown = api(worker, f"/api/alerts/{severe.incident_id}")
             assert shown["status"] == "acknowledged"
@@ -148,6 +172,10 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
             worker.stop()
         log = (tmp_path / "worker.log").read_text()
         assert not [v for v in [*pii_values, "13912345678", "13700001111"] if v in log]
+        audit = [json.loads(line.split(AUDIT_PREFIX, 1)[1])
+                 for line in log.splitlines() if AUDIT_PREFIX in line]
+        assert [(e["account"], e["outcome"].split(":")[0]) for e in audit] == [
+            ("wang.xiaoming", "refused"), ("wang.xiaoming", "submitted"), ("admin", "submitted")]
         check_published_contracts(settings, SENTIMENT_ALERTS, INCIDENT_COMMANDS)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from console_harness import RunningConsole, serve
+from console_harness import RunningConsole, graded_policy, make_alert, serve
 
 
 @pytest.fixture
@@ -29,3 +30,12 @@ def make_console() -> Iterator[Callable[..., RunningConsole]]:
 def console(make_console: Callable[..., RunningConsole]) -> RunningConsole:
     """A console with the token set and a sender that applies commands at once."""
     return make_console()
+
+
+@pytest.fixture
+def graded(make_console: Callable[..., RunningConsole], tmp_path: Path) -> RunningConsole:
+    """Graded accounts over the sample incidents, plus one spread from wx-crisis to qq-fans."""
+    running = make_console(access=graded_policy(tmp_path))
+    running.store.put(make_alert("inc-spread", community="wx-crisis",
+                                 community_ids=["wx-crisis", "qq-fans"]))
+    return running

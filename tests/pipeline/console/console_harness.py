@@ -14,12 +14,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import faust
 from aiohttp import web
 
+from pipeline.console.access import AccessPolicy, load_access
 from pipeline.console.memory import MemoryAlertReader, MemoryCommandSender
 from pipeline.console.views import Console, register
 from schemas.alerts import Alert, Excerpt, SlaDeadlines
@@ -100,13 +102,17 @@ class RunningConsole:
 
 def serve(app_id: str, token: str | None = TOKEN, *, apply: bool = True,
           public_url: str = "http://127.0.0.1:6066", sender: MemoryCommandSender | None = None,
-          ) -> RunningConsole:
-    """Register the console on a fresh Faust app and serve its web app in a thread."""
+          access: AccessPolicy | None = None) -> RunningConsole:
+    """Register the console on a fresh Faust app and serve its web app in a thread.
+
+    ``access`` replaces the accounts; by default ``token`` is the shared admin token.
+    """
     store = MemoryAlertReader(sample_alerts())
     sender = sender or MemoryCommandSender(store, apply=apply)
     clock = FakeClock()
     app = faust.App(app_id, broker="kafka://127.0.0.1:9", web_enabled=True)
-    console = register(app, store, sender, token, public_url, clock=clock)
+    access = access if access is not None else load_access(None, token, {})
+    console = register(app, store, sender, access, public_url, clock=clock)
     loop = asyncio.new_event_loop()
     ready: dict[str, Any] = {}
     started = threading.Event()
@@ -174,3 +180,41 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None,
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+LI_TOKEN = "li-lei-token-0123456789abcdef"
+HAN_TOKEN = "han-meimei-token-0123456789abc"
+LEAD_TOKEN = "ops-lead-token-0123456789abcdef"
+ENV = {"PULSE_CONSOLE_TOKEN_LI": LI_TOKEN, "PULSE_CONSOLE_TOKEN_HAN": HAN_TOKEN,
+       "PULSE_CONSOLE_TOKEN_LEAD": LEAD_TOKEN}
+ACCESS_FILE = """
+[groups]
+fans = ["qq-*"]
+vip = ["wecom-vip"]
+crisis = ["wx-crisis"]
+
+[accounts.li-lei]
+groups = ["fans", "vip"]
+token_env = "PULSE_CONSOLE_TOKEN_LI"
+
+[accounts."han.meimei"]
+groups = ["crisis"]
+communities = ["wx-done"]
+token_env = "PULSE_CONSOLE_TOKEN_HAN"
+
+[accounts.ops-lead]
+role = "admin"
+token_env = "PULSE_CONSOLE_TOKEN_LEAD"
+"""
+"""Moderators li-lei (qq-*, wecom-vip) and han.meimei (wx-crisis, wx-done), an admin."""
+
+
+def graded_policy(directory: Path) -> AccessPolicy:
+    """The accounts of ``ACCESS_FILE`` plus the shared admin token."""
+    path = directory / "access.toml"
+    path.write_text(ACCESS_FILE)
+    return load_access(path, TOKEN, ENV)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -82,9 +82,11 @@ def test_wrong_token_in_url_sets_no_cookie(console: RunningConsole) -> None:
 
 def test_forged_and_expired_sessions_are_refused(console: RunningConsole) -> None:
     session = login(console)
-    issued, nonce, mac = session.split(".")
-    forged = [f"{int(issued) + 60}.{nonce}.{mac}", f"{issued}.{nonce}x.{mac}",
-              f"{issued}.{nonce}.{'0' * len(mac)}", TOKEN, ""]
+    issued, nonce, mac, name = session.split(".")
+    assert name == "admin"
+    forged = [f"{int(issued) + 60}.{nonce}.{mac}.{name}", f"{issued}.{nonce}x.{mac}.{name}",
+              f"{issued}.{nonce}.{'0' * len(mac)}.{name}", f"{issued}.{nonce}.{mac}.nobody",
+              f"{issued}.{nonce}.{mac}", TOKEN, ""]
     for value in forged:
         reply = request("GET", f"{console.url}/console", cookies={SESSION_COOKIE: value})
         assert reply.status == 401, value

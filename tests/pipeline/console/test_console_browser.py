@@ -1,4 +1,5 @@
-"""A moderator in headless Chromium: sign in with the token, then 受理 → 解决 → 回访.
+"""A moderator in headless Chromium: sign in with the token, then 受理 → 解决 → 回访;
+a moderator account sees and acts on its own communities only.
 
 Needs ``pipeline/console/install-browser.sh`` (Debian chromium, chromium-driver)
 and the ``selenium`` package; leaves ``var/screenshots/console.png``.
@@ -6,7 +7,7 @@ and the ``selenium`` package; leaves ``var/screenshots/console.png``.
 
 from __future__ import annotations
 
-from console_harness import TOKEN, RunningConsole
+from console_harness import LI_TOKEN, TOKEN, RunningConsole
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -51,3 +52,29 @@ def test_moderator_closes_the_loop_in_the_browser(browser: webdriver.Chrome,
     open_rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
     assert [r.get_attribute("data-incident") for r in open_rows] == ["inc-moderate", "inc-mild"]
     assert "wx-crisis" in browser.find_element(By.TAG_NAME, "main").text   # recently closed
+
+
+def test_a_moderator_account_sees_only_its_communities(browser: webdriver.Chrome,
+                                                       graded: RunningConsole) -> None:
+    browser.get(f"{graded.url}/console?token={LI_TOKEN}")
+    wait_for_text(browser, "h1", "待处理告警")
+    assert "li-lei" in browser.find_element(By.ID, "whoami").text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#open-alerts tbody tr")
+    assert [r.get_attribute("data-incident") for r in rows] == [
+        "inc-moderate", "inc-mild", "inc-spread"]
+
+    browser.get(f"{graded.url}/console/alerts/inc-severe")     # typed in: another's incident
+    wait_for_text(browser, "h1", "Not permitted")
+    assert "not assigned to li-lei" in browser.find_element(By.ID, "message").text
+    browser.get(f"{graded.url}/console/alerts/inc-spread")     # spread into qq-fans: read only
+    wait_for_text(browser, "#read-only", "not assigned to you")
+    assert browser.find_elements(By.CSS_SELECTOR, "form") == []
+
+    browser.get(f"{graded.url}/console/alerts/inc-mild")
+    wait_for_text(browser, "h1", "qq-fans")
+    assert browser.find_elements(By.NAME, "actor") == []       # acts under its own name
+    submit(browser, "acknowledge", None, "已联系群主")
+    wait_for_text(browser, "#flash", "已生效")
+    assert "li-lei" in browser.find_element(By.ID, "timeline").text
+    browser.save_screenshot(str(SCREENSHOTS / "console-moderator.png"))
+    assert [(c.actor, c.incident_id) for c in graded.sender.sent] == [("li-lei", "inc-mild")]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import typer
-from console_harness import TOKEN, RunningConsole, make_alert
+from console_harness import LEAD_TOKEN, LI_TOKEN, TOKEN, RunningConsole, make_alert
 from typer.testing import CliRunner
 
 from pipeline.console.cli import register
@@ -93,3 +93,29 @@ def test_defaults_come_from_the_settings(pulse: typer.Typer, console: RunningCon
     monkeypatch.delenv("PULSE_CONSOLE_TOKEN")
     result = CliRunner().invoke(pulse, ["alerts", "list"], env=WIDE)
     assert result.exit_code == 2 and "no console token" in result.output
+
+
+def test_a_moderator_account_from_the_command_line(pulse: typer.Typer,
+                                                   graded: RunningConsole) -> None:
+    who = run(pulse, graded, "whoami", token=LI_TOKEN)
+    assert who.exit_code == 0, who.output
+    assert "li-lei · moderator · communities: qq-*, wecom-vip" in who.output
+    assert json.loads(run(pulse, graded, "whoami", "--json", token=LEAD_TOKEN).output)[
+        "role"] == "admin"
+
+    listed = run(pulse, graded, "list", token=LI_TOKEN)
+    assert listed.exit_code == 0 and "inc-mild" in listed.output
+    assert "inc-severe" not in listed.output
+    refused = run(pulse, graded, "ack", "inc-severe", token=LI_TOKEN)
+    assert refused.exit_code == 1
+    assert "HTTP 403" in refused.output and "not assigned to li-lei" in refused.output
+    assert graded.sender.sent == []
+
+    acked = run(pulse, graded, "ack", "inc-mild", "--note", "已联系", token=LI_TOKEN)
+    assert acked.exit_code == 0, acked.output
+    assert "by li-lei" in acked.output and "已生效 applied: 已受理" in acked.output
+    posing = run(pulse, graded, "resolve", "inc-mild", "--by", "韩梅梅", token=LI_TOKEN)
+    assert posing.exit_code == 1 and "you act as li-lei" in posing.output
+    nameless = run(pulse, graded, "ack", "inc-severe", token=TOKEN)   # the shared token
+    assert nameless.exit_code == 1 and "HTTP 400" in nameless.output
+    assert [c.actor for c in graded.sender.sent] == ["li-lei"]
