@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka import KafkaConsumer
@@ -119,12 +120,14 @@ def latest_windows(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]
     }
 
 
-def settings_on(broker: BrokerProcess, tmp_path: Path) -> Settings:
+def settings_on(broker: BrokerProcess, tmp_path: Path, *, bootstrap: str | None = None,
+                **changes: Any) -> Settings:
     """Settings of a fresh pipeline on ``broker``: own topics, consumer group, chdb and
-    state dirs (the ``pipeline_settings`` fixtures, and tests with a broker of their own)."""
+    state dirs (the ``pipeline_settings`` fixtures, and tests with a broker of their own).
+    ``bootstrap`` picks another listener of the broker; ``changes`` are further settings."""
     run = uuid.uuid4().hex[:8]
     settings = load_settings(
-        kafka_bootstrap=broker.bootstrap,
+        kafka_bootstrap=bootstrap or broker.bootstrap,
         topic_prefix=f"t{run}.",
         app_id=f"pulse-test-{run}",
         clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
@@ -132,6 +135,7 @@ def settings_on(broker: BrokerProcess, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "state",
         web_port=free_port(),
         batch_within_s=0.1,
+        **changes,
     )
     prepare(settings)
     return settings

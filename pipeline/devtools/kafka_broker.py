@@ -5,6 +5,8 @@ The jars come from Maven (``make kafka-deps`` writes their classpath to
 controller of a single-node cluster on free local ports, with storage in a data
 directory that survives :meth:`KafkaBroker.stop`: ``start()`` again brings the
 same cluster back on the same port, with its topics, records and committed offsets.
+With :class:`BrokerSecurity` it also listens for SASL_SSL clients (SCRAM over TLS, as a
+managed production cluster would), so the pipeline's security settings meet a real broker.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -53,6 +56,20 @@ def java_binary() -> str:
     return java
 
 
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """A SASL_SSL listener: the broker's key and certificate chain, and SCRAM users.
+
+    ``keystore_pem`` holds the unencrypted PKCS#8 private key followed by the
+    certificate chain (Kafka's PEM key store); clients trust the CA that signed it.
+    """
+
+    keystore_pem: Path
+    users: dict[str, str] = field(default_factory=dict)
+    """SCRAM user name → password, created when the storage is formatted."""
+    mechanism: str = "SCRAM-SHA-512"
+
+
 def _cluster_id() -> str:
     """A random Kafka cluster id: 16 bytes, URL-safe base64 without padding.
 
@@ -82,9 +99,11 @@ class KafkaBroker:
     """
 
     def __init__(self, log_path: Path, port: int | None = None, data_dir: Path | None = None,
-                 cluster_id: str | None = None):
+                 cluster_id: str | None = None, security: BrokerSecurity | None = None):
         self.port = port or free_port()
         self.controller_port = free_port()
+        self.security = security
+        self.secure_port = free_port() if security is not None else None
         self.log_path = log_path
         self.data_dir = data_dir or log_path.parent / "kafka-data"
         self.cluster_id = cluster_id or _cluster_id()
@@ -93,6 +112,13 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        """The SASL_SSL listener (a broker started with :class:`BrokerSecurity`)."""
+        if self.secure_port is None:
+            raise StackError("this broker has no SASL_SSL listener (no BrokerSecurity given)")
+        return f"127.0.0.1:{self.secure_port}"
 
     @property
     def config_path(self) -> Path:
@@ -124,6 +150,27 @@ class KafkaBroker:
             "group.initial.rebalance.delay.ms": "0",
             "num.io.threads": "2",
             "num.network.threads": "2",
+        } | self._security_properties()
+
+    def _security_properties(self) -> dict[str, str]:
+        """A SASL_SSL client listener beside PLAINTEXT (health checks, broker-internal use)."""
+        if self.security is None:
+            return {}
+        mechanism = self.security.mechanism
+        prefix = "listener.name.sasl_ssl"
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                         f"SASL_SSL://127.0.0.1:{self.secure_port},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                                    f"SASL_SSL://127.0.0.1:{self.secure_port}",
+            "listener.security.protocol.map":
+                "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": mechanism,
+            f"{prefix}.{mechanism.lower()}.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}.ssl.keystore.type": "PEM",
+            f"{prefix}.ssl.keystore.location": str(self.security.keystore_pem),
         }
 
     def _write_config(self) -> None:
@@ -140,10 +187,13 @@ class KafkaBroker:
         """Format the storage once; a restart finds it formatted and keeps its data."""
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
+        users = self.security.users.items() if self.security is not None else ()
+        scram = [f"--add-scram={self.security.mechanism}=[name={name},password={password}]"
+                 for name, password in users] if self.security is not None else []
         done = subprocess.run(
             # ``--cluster-id=ID``, one argument: an id given from outside may start with "-"
             self._java("kafka.tools.StorageTool", "format", "--config", str(self.config_path),
-                       f"--cluster-id={self.cluster_id}", "--ignore-formatted"),
+                       f"--cluster-id={self.cluster_id}", "--ignore-formatted", *scram),
             stdout=log, stderr=subprocess.STDOUT, timeout=120,
         )
         if done.returncode != 0:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver import options as client_options
@@ -57,16 +57,45 @@ def connect(url: str) -> Client:
         path = Path(url.removeprefix("chdb://"))
         path.mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    return clickhouse_connect.get_client(**server_options(url))
+
+
+TLS_OPTIONS = ("ca_cert", "client_cert", "client_cert_key", "verify")
+"""Query parameters of an ``https://`` URL passed on to clickhouse-connect."""
+
+
+def server_options(url: str) -> dict[str, Any]:
+    """clickhouse-connect's options for an ``http(s)://user:password@host:port`` URL.
+
+    TLS settings ride along as query parameters, so one setting (``PULSE_CLICKHOUSE_URL``,
+    from the environment like every secret) says everything:
+    ``https://pulse:pw@ch.internal:8443?ca_cert=/etc/pulse/ch-ca.pem`` trusts a private
+    CA, ``client_cert``/``client_cert_key`` add mutual TLS, ``verify=false`` (tests only)
+    skips verification.
+    """
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https"):
         raise ValueError(f"unsupported ClickHouse URL scheme: {parsed.scheme!r}")
-    return clickhouse_connect.get_client(
-        host=parsed.hostname or "localhost",
-        port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-        username=unquote(parsed.username or "default"),
-        password=unquote(parsed.password or ""),
-        secure=parsed.scheme == "https",
-    )
+    query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    unknown = set(query) - set(TLS_OPTIONS)
+    if unknown or (query and parsed.scheme != "https"):
+        raise ValueError(f"ClickHouse URL parameters {sorted(query)}: only {list(TLS_OPTIONS)}, "
+                         "and only with https://")
+    options: dict[str, Any] = {
+        "host": parsed.hostname or "localhost",
+        "port": parsed.port or (8443 if parsed.scheme == "https" else 8123),
+        "username": unquote(parsed.username or "default"),
+        "password": unquote(parsed.password or ""),
+        "secure": parsed.scheme == "https",
+    }
+    for key, value in query.items():
+        if key == "verify":
+            if value.lower() not in ("true", "false"):
+                raise ValueError(f"ClickHouse URL: verify={value!r} is not true or false")
+            options["verify"] = value.lower() == "true"
+        else:
+            options[key] = value
+    return options
 
 
 def dedup_token(table: str, identity: str) -> str:

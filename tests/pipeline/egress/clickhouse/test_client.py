@@ -47,3 +47,21 @@ def test_rows_older_than_the_retention_are_deleted(
     tmp_path: Path, retention_days: int, expected: int
 ) -> None:
     assert rows_left(tmp_path, retention_days) == expected
+
+
+def test_server_urls_carry_credentials_and_tls_options() -> None:
+    from pipeline.egress.clickhouse.client import server_options
+
+    assert server_options("http://ch:8123") == {
+        "host": "ch", "port": 8123, "username": "default", "password": "", "secure": False}
+    options = server_options("https://pulse:p%40ss@ch.internal?ca_cert=/etc/pulse/ca.pem"
+                             "&client_cert=/etc/pulse/c.pem&client_cert_key=/etc/pulse/c.key")
+    assert options == {
+        "host": "ch.internal", "port": 8443, "username": "pulse", "password": "p@ss",
+        "secure": True, "ca_cert": "/etc/pulse/ca.pem", "client_cert": "/etc/pulse/c.pem",
+        "client_cert_key": "/etc/pulse/c.key"}
+    assert server_options("https://ch:9443?verify=false")["verify"] is False
+    for bad in ("http://ch:8123?ca_cert=/x", "https://ch?password=x", "https://ch?verify=maybe",
+                "tcp://ch:9000"):
+        with pytest.raises(ValueError):
+            server_options(bad)
