@@ -40,6 +40,7 @@ from pipeline.compute.health.anomalies import (
     to_anomaly,
 )
 from pipeline.compute.health.calendar import HOUR_MS, CommunityCalendar
+from pipeline.compute.health.community import MEMBERSHIP_CONFLICTS
 from pipeline.compute.health.directory import Directory
 from pipeline.compute.health.engine import (
     HealthClock,
@@ -97,6 +98,8 @@ def register(ctx: PipelineContext, member_ref: Callable[[str], str]) -> None:
     member_days = ctx.table("health-member-days")
     health_clocks = ctx.table("health-clocks")
     baselines = ctx.table("anomaly-baselines")
+    for conflict in MEMBERSHIP_CONFLICTS:  # 0, not "no data", on a dashboard
+        ctx.prometheus.membership_conflicts.labels(conflict)
     season = SeasonCalendar(settings.community_timezone)
     chat_topic = settings.topic(CHAT_MESSAGES.name)
     lateness_ms = settings.allowed_lateness_s * 1000

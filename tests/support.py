@@ -75,6 +75,10 @@ PRIVACY_STREAM = GeneratorConfig(seed=36, communities=2, days=1.0, scale=0.4, ep
                                  start=REFERENCE_START)
 """Member export and erasure end to end: a member who chats, invites, orders and leaves."""
 
+DASHBOARD_STREAM = GeneratorConfig(seed=17, communities=3, days=11, scale=0.3, anomalies=2,
+                                   snapshots=True, start=REFERENCE_START - timedelta(days=14))
+"""Dashboards on a real run: every family (anomalies, episodes, funnels, orders, snapshots)."""
+
 TEST_STREAMS: dict[str, GeneratorConfig] = {
     "default": DEFAULT_STREAM,
     "clean": CLEAN_STREAM,
@@ -90,6 +94,7 @@ TEST_STREAMS: dict[str, GeneratorConfig] = {
     "anomalies": ANOMALY_STREAM,
     "campaigns": CAMPAIGN_STREAM,
     "privacy": PRIVACY_STREAM,
+    "dashboards": DASHBOARD_STREAM,
 }
 """Every named stream above, for tests/test_calendar.py."""
 

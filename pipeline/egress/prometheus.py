@@ -132,6 +132,7 @@ class PrometheusSeries:
             "pulse_sink_errors_total", "Failed sink writes (retried).", ["sink"],
             registry=registry,
         )
+        self.sink_errors.labels("clickhouse")  # 0, not "no data", on a dashboard
         self.sink_write_duration = Histogram(
             "pulse_sink_write_duration_seconds", "Time of one sink write.", ["sink"],
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),

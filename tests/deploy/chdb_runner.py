@@ -2,6 +2,8 @@
 
     {"setup": [sql, ...], "queries": {name: sql}} -> {name: {"columns", "rows"} | {"error"}}
 
+With ``"path"`` the session opens that data directory (a stopped worker's chdb) instead.
+
 A separate process because chdb serves one data directory per process: the
 tests must not collide with another chdb session of the same pytest run.
 """
@@ -19,10 +21,11 @@ import clickhouse_connect
 def main() -> None:
     job = json.load(sys.stdin)
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="pulse-panels-") as path:
+    with tempfile.TemporaryDirectory(prefix="pulse-panels-") as scratch:
+        path = job.get("path") or scratch
         client = clickhouse_connect.get_client(interface="chdb", path=path)
         try:
-            for statement in job["setup"]:
+            for statement in job.get("setup", []):
                 client.command(statement)
             for name, query in job["queries"].items():
                 try:

@@ -35,6 +35,11 @@ from schemas.outputs import MemberCountAnchor
 HISTORY_DAYS = 30
 
 
+
+MEMBERSHIP_CONFLICTS = ("join_while_present", "leave_while_absent", "leave_unknown")
+"""What :meth:`CommunityState.apply` may report: a join of a present member, a leave
+or removal of one already gone, or of one the anchoring snapshot did not list."""
+
 @dataclass(slots=True)
 class Undo:
     """The membership of a community before a batch's first fold: its counters and, per

@@ -3,7 +3,7 @@ between saving it and the partition's clock)."""
 
 from __future__ import annotations
 
-from pipeline.compute.health.community import CommunityState
+from pipeline.compute.health.community import MEMBERSHIP_CONFLICTS, CommunityState
 
 
 def grown() -> CommunityState:
@@ -50,3 +50,15 @@ def test_an_erased_member_leaves_no_trace_in_the_undo() -> None:
     assert "a" not in wire["un"]["m"] and "e" in wire["un"]["m"]
     old = {k: v for k, v in wire.items() if k != "un"}
     assert CommunityState.from_wire(old).undo is None  # saved before undo existed
+
+
+def test_each_kind_of_conflict_is_one_of_the_published_kinds() -> None:
+    """The Prometheus series start at 0 for exactly these kinds (agents/community_activity)."""
+    state = grown()   # no snapshot yet: a leave of an unknown member is not a conflict
+    assert state.apply(30, "join", "a") == "join_while_present"
+    assert state.apply(31, "leave", "c") == "leave_while_absent"
+    assert state.apply(32, "leave", "ghost") is None
+    state.apply(40, "snapshot", ["a", "b"])
+    assert state.apply(41, "leave", "stranger") == "leave_unknown"
+    assert {"join_while_present", "leave_while_absent", "leave_unknown"} == set(
+        MEMBERSHIP_CONFLICTS)
