@@ -210,9 +210,13 @@ def start_split_workers(settings: Settings, tmp_path: Path, **update: object,
     return roles, workers
 
 
-def test_split_alert_and_metrics_workers(pipeline_settings: Settings, tmp_path: Path) -> None:
+def test_split_alert_and_metrics_workers(any_pipeline_settings: Settings,
+                                         tmp_path: Path) -> None:
     """The production topology: the alert path and the metrics path in separate worker
-    groups; the alert worker has no ClickHouse, the metrics worker stores its output."""
+    groups; the alert worker has no ClickHouse, the metrics worker stores its output.
+    On both brokers: the sentiment and alert path and the split roles as production runs
+    them on Apache Kafka."""
+    pipeline_settings = any_pipeline_settings
     stream = generate(SPLIT_WORKERS_STREAM)
     roles, workers = start_split_workers(pipeline_settings, tmp_path, console_token=TOKEN)
     try:
