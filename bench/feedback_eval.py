@@ -35,6 +35,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.results_file import RESULTS
+from bench.results_file import merge_into_results as merge_entries
 from pipeline.compute.escalation import EscalationPolicy, match_terms
 from pipeline.compute.escalation.evidence import thresholds
 from pipeline.compute.escalation.signals import is_negative_feedback
@@ -51,7 +53,6 @@ from pipeline.devtools.escalation_replay import (
 from pipeline.devtools.generator import GeneratorConfig
 from schemas.events import MAX_TEXT_CHARS, ChatMessage
 
-RESULTS = Path(__file__).parent / "results.json"
 MODES = ("improved", "snownlp")
 EPISODE_MEMBERS = (1, 3, 5, 8)
 EPISODE_MINUTES = 10
@@ -218,11 +219,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def merge_into_results(entries: list[dict], path: Path = RESULTS) -> None:
     """Replace the ``feedback_*`` entries of ``bench/results.json``; keep the others."""
-    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    kept = [e for e in results.get("benchmarks", []) if not e["name"].startswith("feedback_")]
-    results["benchmarks"] = kept + entries
-    results["feedback_eval_when"] = datetime.now(UTC).isoformat(timespec="seconds")
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    merge_entries(entries, "feedback_", "feedback_eval_when", path)
 
 
 def main() -> None:

@@ -33,12 +33,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import latency
+from bench.results_file import RESULTS
 from pipeline.app.settings import Settings, load_settings
 from pipeline.devtools.generator import GeneratorConfig, generate, produce
 from pipeline.devtools.stack import Broker, WorkerProcess, free_port, prepare
 from pipeline.topics import INPUT_TOPICS
 
-RESULTS = Path(__file__).parent / "results.json"
 LATENCY_RUNS = (
     ("alert_latency_p99_at_5000_per_s", 5000.0, True, True),
     ("alert_latency_p99_at_2000_per_s", 2000.0, True, True),
@@ -183,6 +183,13 @@ def main() -> None:
                     "ratio": round(measured["p99_s"] / 1.0, 3),
                     "details": {k: round(v, 3) for k, v in measured.items()},
                 })
+        delivery_settings = settings.model_copy(update={
+            "topic_prefix": "bench-delivery.", "app_id": "bench-delivery",
+            "clickhouse_url": f"chdb://{work / 'clickhouse-delivery'}",
+            "data_dir": work / "state-delivery",
+        })
+        prepare(delivery_settings)
+        entries += latency.delivery_entries(delivery_settings, work, broker.process.pid)
     finally:
         broker.stop()
     entries += members_rss_entries(work)

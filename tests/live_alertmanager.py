@@ -12,9 +12,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pipeline.devtools.threaded_server import ThreadedServer
 from pipeline.devtools.up import Monitor, alertmanager_config
 from tests.deploy.deploy_support import tool
-from tests.pipeline.egress.paging.delivery_support import Recorder, ThreadedServer
+from tests.pipeline.egress.paging.delivery_support import Recorder
 
 
 @dataclass

@@ -25,8 +25,8 @@ from pipeline.app.settings import Settings
 from pipeline.compute.escalation.notify import PAGING_EVENTS
 from pipeline.devtools.generator import generate, produce
 from pipeline.devtools.stack import WorkerProcess
+from pipeline.devtools.threaded_server import ThreadedServer
 from tests.live_alertmanager import live_alertmanager
-from tests.pipeline.egress.paging.delivery_support import ThreadedServer
 from tests.support import EPISODES_STREAM, alert_records, latest, wait_until_committed
 
 pytestmark = pytest.mark.integration
