@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from pipeline.devtools.threaded_server import ThreadedServer
-from pipeline.devtools.up import ALERTMANAGER, Monitor, alertmanager_config
+from pipeline.devtools.up import ALERTMANAGER, alertmanager_config, alertmanager_monitor
 from pipeline.egress.paging.alertmanager import ALERTNAME
 
 WECOM_PATH = "/cgi-bin/webhook/send"
@@ -107,10 +107,8 @@ def recorded_delivery(directory: Path) -> Iterator[DeliveryEndpoints]:
     server = ThreadedServer(recorder.app())
     url = server.start()
     config = alertmanager_config(url, directory / "config", wechat_api_url=f"{url}/cgi-bin/")
-    alertmanager = Monitor("Alertmanager", lambda port: [
-        binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        directory / "alertmanager.log")
+    alertmanager = alertmanager_monitor(config, directory / "data",
+                                        directory / "alertmanager.log", binary)
     try:
         alertmanager.start()
         recorder.alertmanager_url = alertmanager.url

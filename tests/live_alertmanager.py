@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pipeline.devtools.threaded_server import ThreadedServer
-from pipeline.devtools.up import Monitor, alertmanager_config
+from pipeline.devtools.up import alertmanager_config, alertmanager_monitor
 from tests.deploy.deploy_support import tool
 from tests.pipeline.egress.paging.delivery_support import Recorder
 
@@ -53,10 +53,8 @@ def live_alertmanager(directory: Path) -> Iterator[LiveAlertmanager]:
     receivers = ThreadedServer(fake_receivers(recorder))
     receivers_url = receivers.start()
     config = local_config(receivers_url, directory / "config")
-    alertmanager = Monitor("Alertmanager", lambda port: [
-        binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        directory / "alertmanager.log")
+    alertmanager = alertmanager_monitor(config, directory / "data",
+                                        directory / "alertmanager.log", binary)
     try:
         alertmanager.start()
         yield LiveAlertmanager(alertmanager.url, recorder, receivers_url, alertmanager.process)

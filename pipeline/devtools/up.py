@@ -86,6 +86,22 @@ def prometheus_config(worker_address: str, alertmanager_address: str | None,
     return path
 
 
+def alertmanager_monitor(config: Path, data: Path, log_path: Path,
+                         binary: str = ALERTMANAGER) -> Monitor:
+    """A local Alertmanager (no cluster) on a free port, its data in ``data``."""
+    return Monitor("Alertmanager", lambda port: [
+        binary, f"--config.file={config}", f"--storage.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="], log_path)
+
+
+def prometheus_monitor(config: Path, data: Path, log_path: Path,
+                       binary: str = PROMETHEUS) -> Monitor:
+    """A local Prometheus on a free port, its time series in ``data``."""
+    return Monitor("Prometheus", lambda port: [
+        binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}"], log_path)
+
+
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1):
@@ -166,20 +182,15 @@ def start_stack(options: UpOptions, say: Callable[[str], None]) -> Stack:
         if options.monitoring and shutil.which(ALERTMANAGER):
             am_config = alertmanager_config(f"http://127.0.0.1:{web_port}",
                                             directory / "alertmanager")
-            monitors["alertmanager"] = Monitor("Alertmanager", lambda port: [
-                ALERTMANAGER, f"--config.file={am_config}",
-                f"--storage.path={directory / 'alertmanager' / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                logs / "alertmanager.log")
+            monitors["alertmanager"] = alertmanager_monitor(
+                am_config, directory / "alertmanager" / "data", logs / "alertmanager.log")
         if options.monitoring and shutil.which(PROMETHEUS):
             am = monitors.get("alertmanager")
             prom_config = prometheus_config(f"127.0.0.1:{web_port}",
                                             f"127.0.0.1:{am.port}" if am else None,
                                             directory / "prometheus")
-            monitors["prometheus"] = Monitor("Prometheus", lambda port: [
-                PROMETHEUS, f"--config.file={prom_config}",
-                f"--storage.tsdb.path={directory / 'prometheus' / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}"], logs / "prometheus.log")
+            monitors["prometheus"] = prometheus_monitor(
+                prom_config, directory / "prometheus" / "data", logs / "prometheus.log")
         for monitor in monitors.values():
             say(f"starting {monitor.name} ...")
             monitor.start()

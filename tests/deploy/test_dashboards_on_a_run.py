@@ -34,7 +34,7 @@ from pipeline.devtools.generator import GeneratedStream, generate, produce
 from pipeline.devtools.generator.io import registry_text
 from pipeline.devtools.generator.stream import OutRecord
 from pipeline.devtools.stack import Broker, WorkerProcess
-from pipeline.devtools.up import PROMETHEUS, Monitor, prometheus_config
+from pipeline.devtools.up import prometheus_config, prometheus_monitor
 from pipeline.topics import MEMBER_EVENTS
 from tests.support import DASHBOARD_STREAM, settings_on, wait_until_committed
 
@@ -96,10 +96,8 @@ def run(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     campaign = stream.truth.funnels[0].campaign_id
     communities = ",".join(f"'{c.community_id}'" for c in stream.truth.communities)
     config = prometheus_config(f"127.0.0.1:{settings.web_port}", None, directory / "prometheus")
-    prometheus = Monitor("Prometheus", lambda port: [
-        PROMETHEUS, f"--config.file={config}",
-        f"--storage.tsdb.path={directory / 'prometheus' / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}"], directory / "prometheus.log")
+    prometheus = prometheus_monitor(config, directory / "prometheus" / "data",
+                                    directory / "prometheus.log")
     worker = WorkerProcess(settings, directory / "worker.log")
     prometheus.start()
     try:
