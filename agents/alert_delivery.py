@@ -42,6 +42,9 @@ def register(ctx: PipelineContext) -> AlertDeliverer:
     deliverer = AlertDeliverer(
         DeliveryConfig.from_settings(ctx.settings), hooks=delivery_hooks(ctx.prometheus)
     )
+    for channel in deliverer.channels:  # 0, not "no data", on a dashboard
+        for outcome in ("attempt", "delivered", "failure"):
+            ctx.prometheus.alert_deliveries.labels(channel, outcome)
     ctx.starters.append(deliverer.start)
     ctx.on_shutdown.append(deliverer.close)
     read_alert = one(Alert.model_validate_json)

@@ -322,6 +322,22 @@ def rate_cell(column: str, target: float | None = None) -> Json:
     return {"matcher": {"id": "byName", "options": column}, "properties": properties}
 
 
+def display_names(names: dict[str, str]) -> list[Json]:
+    """Overrides: a display name (bilingual label) for each named field."""
+    return [{"matcher": {"id": "byName", "options": field},
+             "properties": [{"id": "displayName", "value": name}]}
+            for field, name in names.items()]
+
+
+def value_names(column: str, names: dict[str, tuple[str, str]]) -> Json:
+    """Table override: each value of ``column`` shown as a (bilingual) text in a colour."""
+    options = {value: {"text": text, "color": color, "index": i}
+               for i, (value, (text, color)) in enumerate(names.items())}
+    return {"matcher": {"id": "byName", "options": column}, "properties": [
+        {"id": "mappings", "value": [{"type": "value", "options": options}]},
+        {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}
+
+
 def health_day_panels() -> list[tuple[Json, int, int]]:
     report = table(
         "Health report by community (latest day in range)",
@@ -466,8 +482,6 @@ LIMIT 50""", TABLE)), 8, 10),
                "short", options={"orientation": "horizontal", "displayMode": "basic",
                                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                                    "values": False}}), 8, 10),
-        *retention_panels(),
-        *profile_panels(),
     ]
     return panels
 
@@ -493,7 +507,8 @@ HAVING sum(core_members + participating_members + onlooker_members) > 0
 ORDER BY time""", TIME_SERIES)], "percentunit",
                     defaults={"custom": {"stacking": {"mode": "normal", "group": "A"},
                                          "fillOpacity": 40, "showPoints": "always"},
-                              "min": 0, "max": 1}), 12, 8),
+                              "min": 0, "max": 1}, overrides=display_names(LAYER_NAMES)),
+         12, 8),
         (table("KOC leaderboard", "Members of the selected communities by KOC score (0-100) "
                "at the end of each community's latest closed day in the range, with the "
                "points behind it: messages (real interactions, 30 at 60), engagement "
@@ -528,14 +543,21 @@ RETENTION_RATES = [rate_cell("retention_d1"), rate_cell("retention_d7", 0.6),
                    rate_cell("retention_d30")]
 
 
-def retention_panels() -> list[tuple[Json, int, int]]:
-    matured = ", ".join(
-        f"sumIf(retained_d{n}, retained_d{n} IS NOT NULL) / "
-        f"nullIf(sumIf(cohort_size, retained_d{n} IS NOT NULL), 0) AS retention_d{n}"
-        for n in (1, 7, 30))
-    whole = ", ".join(
+def cohort_rates(matured: bool) -> str:
+    """retention_d1, _d7, _d30 of the grouped cohorts: over those whose day N has closed
+    (``matured``), else NULL until every cohort of the group has closed it."""
+    if matured:
+        return ", ".join(
+            f"sumIf(retained_d{n}, retained_d{n} IS NOT NULL) / "
+            f"nullIf(sumIf(cohort_size, retained_d{n} IS NOT NULL), 0) AS retention_d{n}"
+            for n in (1, 7, 30))
+    return ", ".join(
         f"if(countIf(retained_d{n} IS NULL) > 0, NULL, sum(retained_d{n}) / sum(cohort_size)) "
         f"AS retention_d{n}" for n in (1, 7, 30))
+
+
+def retention_panels() -> list[tuple[Json, int, int]]:
+    matured, whole = cohort_rates(matured=True), cohort_rates(matured=False)
     return [
         (table("Retention by join cohort", "Members who first joined on each local day "
                "(Asia/Shanghai) of the last 31 days, summed over the selected communities, "
@@ -1083,10 +1105,469 @@ def campaigns_sales() -> Json:
                      placed, campaign_variables(), "Asia/Shanghai", "1m")
 
 
+# --- Sentiment and incidents (ClickHouse and Prometheus) ---------------------------
+
+TIER_NAMES = {"mild": ("轻度 mild", "yellow"), "moderate": ("中度 moderate", "orange"),
+              "severe": ("重度 severe", "red")}
+STATUS_NAMES = {"open": ("待受理 open", "red"), "acknowledged": ("受理 acknowledged", "orange"),
+                "resolved": ("解决 resolved", "yellow"),
+                "followed_up": ("回访 followed up", "green")}
+SLA_NAMES = {"met": ("met 达标", "green"), "pending": ("pending 进行中", "orange"),
+             "overdue": ("overdue 超时", "red")}
+TIER_ORDER = "indexOf(['mild', 'moderate', 'severe'], tier)"
+TIER_LABEL = ("transform(tier, ['mild', 'moderate', 'severe'], "
+              "['轻度 mild', '中度 moderate', '重度 severe'], tier)")
+MEMBER_SCORES = f"WHERE $__timeFilter(ts) AND sender_role = 'member' AND {COMMUNITY_FILTER}"
+OPENED_IN_RANGE = f"$__timeFilter(opened_at) AND {COMMUNITY_FILTER}"
+LATEST_INCIDENT = ("Each incident at its latest revision (sentiment_alerts FINAL, argMax by "
+                   "revision): a tier or status it has since left does not count.")
+SLAS = ("SLAs (docs/product.md): respond (受理) within 3 h of opening; close the loop "
+        "(受理→解决→回访, followed up) within 48 h; severe (重度) incidents: an official "
+        "statement within 24 h of becoming severe. met: done by the deadline; overdue: done "
+        "late, or not done and the deadline has passed; pending: not done, deadline ahead. "
+        "No statement event is recorded: the statement counts as met when the incident was "
+        "resolved (解决) by its deadline.")
+
+
+def record_time(*path: str) -> str:
+    """A timestamp of the incident's latest Alert record (the JSON column), NULL if unset."""
+    keys = ", ".join(f"'{key}'" for key in path)
+    return (f"parseDateTime64BestEffortOrNull(argMax(JSONExtractString(record, {keys}), "
+            "revision), 3, 'UTC')")
+
+
+def sla_status(done: str, deadline: str) -> str:
+    """met (done by the deadline), overdue (done late, or not done and the deadline has
+    passed) or pending (not done, deadline ahead), now."""
+    return (f"multiIf({done} IS NOT NULL AND {done} <= {deadline}, 'met', "
+            f"now64(3) > {deadline}, 'overdue', 'pending')")
+
+
+def incidents(where: str) -> str:
+    """Subquery: each incident's latest revision (FINAL folds a redelivered revision,
+    argMax(…, revision) takes the newest; where it started and when never change) and the
+    status of its SLAs now."""
+    return f"""(
+  SELECT *, {sla_status("acknowledged_at", "respond_by")} AS respond_sla,
+         {sla_status("followed_up_at", "close_loop_by")} AS close_loop_sla,
+         if(statement_by IS NULL, '', {sla_status("resolved_at", "statement_by")})
+           AS statement_sla
+  FROM (
+    SELECT incident_id, community_id, opened_at, argMax(tier, revision) AS tier,
+           argMax(status, revision) AS status,
+           argMax(escalations, revision) AS escalations,
+           argMax(negative_messages, revision) AS negative_messages,
+           argMax(members, revision) AS members, argMax(respond_by, revision) AS respond_by,
+           argMax(close_loop_by, revision) AS close_loop_by,
+           {record_time("sla", "statement_by")} AS statement_by,
+           {record_time("acknowledged_at")} AS acknowledged_at,
+           {record_time("resolved_at")} AS resolved_at,
+           {record_time("followed_up_at")} AS followed_up_at
+    FROM {DB}.sentiment_alerts FINAL
+    WHERE {where}
+    GROUP BY incident_id, community_id, opened_at))"""
+
+
+def sentiment_stats() -> list[tuple[Json, int, int]]:
+    shares = ("Member messages the sentiment path scored in the selected communities and "
+              "time range (message_sentiment FINAL: a re-scored message counts once)")
+    tiers = {tier: text for tier, (text, _) in TIER_NAMES.items()}
+    return [
+        (stat("Positive share", f"{shares}: the share scored positive (target ≥ 60%).",
+              sql(f"""
+SELECT countIf(polarity = 'positive') / nullIf(count(), 0) AS positive_share
+FROM {DB}.message_sentiment FINAL
+{MEMBER_SCORES}""", TABLE), "percentunit",
+              defaults=thresholds((None, "red"), (0.6, "green"))), 6, 4),
+        (stat("Negative share", f"{shares}: the share graded negative feedback.", sql(f"""
+SELECT countIf(polarity = 'negative') / nullIf(count(), 0) AS negative_share
+FROM {DB}.message_sentiment FINAL
+{MEMBER_SCORES}""", TABLE), "percentunit"), 6, 4),
+        (stat("Incidents opened", "Incidents opened in the time range in the selected "
+              f"communities (where they started), by current tier. {LATEST_INCIDENT}", sql(f"""
+SELECT countIf(tier = 'mild') AS mild, countIf(tier = 'moderate') AS moderate,
+       countIf(tier = 'severe') AS severe
+FROM {incidents(OPENED_IN_RANGE)}""", TABLE), "short", overrides=display_names(tiers)), 6, 4),
+        (stat("Open incidents now", "Incidents of the selected communities whose loop is not "
+              "closed (not yet followed up, 回访), whatever the time range, and how many of "
+              f"them are overdue on an SLA (target 0). {LATEST_INCIDENT}", sql(f"""
+SELECT count() AS open_incidents,
+       countIf(has([respond_sla, close_loop_sla, statement_sla], 'overdue')) AS overdue
+FROM {incidents(COMMUNITY_FILTER)}
+WHERE status != 'followed_up'""", TABLE), "short", overrides=[
+            *display_names({"open_incidents": "open 未闭环", "overdue": "overdue 超时"}),
+            {"matcher": {"id": "byName", "options": "overdue"}, "properties": [
+                {"id": "thresholds",
+                 "value": thresholds((None, "green"), (1, "red"))["thresholds"]}]}]), 6, 4),
+    ]
+
+
+def sentiment_panels() -> list[tuple[Json, int, int]]:
+    return [
+        (timeseries("Positive share by day", "Scored member messages graded positive / scored "
+                    "messages, per community (the ten busiest selected ones), by local day "
+                    "(community_health_day; target ≥ 60%, dashed line). Empty without the "
+                    "alert path (no scores). " + OPEN_DAY, [day_metric("positive_share")],
+                    "percentunit", defaults={**target_line(0.6), "max": 1}), 12, 8),
+        (timeseries("Negative share by day", "Scored member messages graded negative feedback "
+                    "/ scored messages, per community (the ten busiest selected ones), by "
+                    "local day. " + OPEN_DAY, [day_metric("negative_share")], "percentunit",
+                    defaults=DAILY), 12, 8),
+        (timeseries("Positive and negative share per hour", "Shares of the member messages "
+                    "scored in each display interval, over the selected communities "
+                    "(message_sentiment FINAL; positive target ≥ 60%, dashed line).", [sql(f"""
+SELECT $__timeInterval(ts) AS time,
+       countIf(polarity = 'positive') / count() AS positive_share,
+       countIf(polarity = 'negative') / count() AS negative_share
+FROM {DB}.message_sentiment FINAL
+{MEMBER_SCORES}
+GROUP BY time
+ORDER BY time""", TIME_SERIES)], "percentunit", defaults={**target_line(0.6), "max": 1},
+                    interval="1h"), 12, 8),
+        (table("Sentiment by community", "Each selected community over the local days "
+               "(Asia/Shanghai) overlapping the range, lowest positive share first: scored "
+               "member messages, positive share (target ≥ 60%), negative share and mean score "
+               "(0 very negative, 1 very positive). View community_sentiment_daily (reads "
+               "message_sentiment FINAL).", sql(f"""
+SELECT community_id AS community, sum(scored_messages) AS scored,
+       sum(positive_share * scored_messages) / sum(scored_messages) AS positive_share,
+       sum(negative_share * scored_messages) / sum(scored_messages) AS negative_share,
+       round(sum(mean_score * scored_messages) / sum(scored_messages), 3) AS mean_score,
+       uniqExact(day) AS days
+FROM {DB}.community_sentiment_daily
+WHERE day >= toDate($__fromTime, 'Asia/Shanghai') AND day <= toDate($__toTime, 'Asia/Shanghai')
+  AND {COMMUNITY_FILTER}
+GROUP BY community
+ORDER BY positive_share, community
+LIMIT 100""", TABLE), overrides=[rate_cell("positive_share", 0.6),
+                                 rate_cell("negative_share")]), 12, 8),
+    ]
+
+
+def incident_panels() -> list[tuple[Json, int, int]]:
+    slas = [f"{sla}_{state}" for sla in ("respond", "close_loop", "statement")
+            for state in SLA_NAMES]
+    sla_counts = ",\n       ".join(
+        f"countIf({sla.rsplit('_', 1)[0]}_sla = '{sla.rsplit('_', 1)[1]}') AS {sla}"
+        for sla in slas)
+    tier_cell = value_names("tier", TIER_NAMES)
+    return [
+        (timeseries("Incidents opened by tier", "Incidents opened per display interval in the "
+                    "selected communities, by current tier (轻度 customer service, 中度 "
+                    f"cross-department, 重度 crisis PR and management). {LATEST_INCIDENT}",
+                    [sql(f"""
+SELECT $__timeInterval(opened_at) AS time, {TIER_LABEL} AS tier_label, count() AS incidents
+FROM {incidents(OPENED_IN_RANGE)}
+GROUP BY time, tier
+ORDER BY time, {TIER_ORDER}""", TIME_SERIES)], "short",
+                    defaults={"custom": {"drawStyle": "bars", "fillOpacity": 60,
+                                         "stacking": {"mode": "normal", "group": "A"}},
+                              "min": 0}, interval="1h"), 12, 8),
+        (table("Escalations by community", "Incidents opened in the time range per selected "
+               "community: how many were escalated (re-paged and raised a tier: not "
+               "acknowledged in time, or loop not closed by its deadline), escalations in "
+               f"all, and how many are severe now. {LATEST_INCIDENT}", sql(f"""
+SELECT community_id AS community, count() AS incidents,
+       countIf(escalations > 0) AS escalated, sum(escalations) AS total_escalations,
+       countIf(tier = 'severe') AS severe_now
+FROM {incidents(OPENED_IN_RANGE)}
+GROUP BY community
+ORDER BY total_escalations DESC, incidents DESC, community
+LIMIT 100""", TABLE)), 12, 8),
+        (table("Open incidents", "Incidents of the selected communities whose loop is not "
+               "closed (待受理 open, 受理 acknowledged, 解决 resolved but not followed up), "
+               "whatever the time range, most severe first: community where it started, age, "
+               f"escalations, negative messages, members who posted them, SLA status. {SLAS} "
+               f"{LATEST_INCIDENT}", sql(f"""
+SELECT incident_id AS incident, tier, community_id AS community, status, opened_at,
+       dateDiff('second', opened_at, now64(3)) AS age, escalations, negative_messages,
+       members, respond_sla, close_loop_sla, statement_sla, respond_by, close_loop_by,
+       statement_by
+FROM {incidents(COMMUNITY_FILTER)}
+WHERE status != 'followed_up'
+ORDER BY {TIER_ORDER} DESC, opened_at, incident
+LIMIT 100""", TABLE), overrides=[
+            tier_cell, value_names("status", STATUS_NAMES),
+            *(value_names(f"{sla}_sla", SLA_NAMES)
+              for sla in ("respond", "close_loop", "statement")),
+            *cells("s", "age")]), 24, 10),
+        (table("Time to acknowledge by tier", "Incidents opened in the time range, by current "
+               "tier: how many were acknowledged (受理), the median and 90th percentile "
+               "(interpolated) of the time from opening to acknowledgement, and the share "
+               "acknowledged within 3 h "
+               "among those whose deadline has passed or that were acknowledged (target "
+               f"100%). {LATEST_INCIDENT}", sql(f"""
+SELECT tier, count() AS incidents, countIf(acknowledged_at IS NOT NULL) AS acknowledged,
+       quantileExactInclusive(0.5)(dateDiff('second', opened_at, acknowledged_at))
+         AS median_seconds,
+       quantileExactInclusive(0.9)(dateDiff('second', opened_at, acknowledged_at))
+         AS p90_seconds,
+       countIf(respond_sla = 'met') / nullIf(countIf(respond_sla != 'pending'), 0)
+         AS respond_met_share
+FROM {incidents(OPENED_IN_RANGE)}
+GROUP BY tier
+ORDER BY {TIER_ORDER}""", TABLE), overrides=[
+            tier_cell, *cells("s", "median_seconds", "p90_seconds"),
+            rate_cell("respond_met_share", 1.0)]), 12, 8),
+        (table("SLA status by tier", "Incidents opened in the time range, by current tier: "
+               "how many met, missed (overdue) or still await each deadline (statement: "
+               f"severe only). {SLAS} {LATEST_INCIDENT}", sql(f"""
+SELECT tier, count() AS incidents,
+       {sla_counts}
+FROM {incidents(OPENED_IN_RANGE)}
+GROUP BY tier
+ORDER BY {TIER_ORDER}""", TABLE), overrides=[
+            tier_cell, *({"matcher": {"id": "byName", "options": sla}, "properties": [
+                {"id": "color", "value": {"mode": "fixed",
+                                          "fixedColor": SLA_NAMES[sla.rsplit("_", 1)[1]][1]}},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}
+                for sla in slas)]), 12, 8),
+    ]
+
+
+def sentiment_live_panels() -> list[tuple[Json, int, int]]:
+    scored = 'pulse_sentiment_messages_total{job="pulse-worker"%s}'
+    positive = scored % ', polarity="positive"'
+
+    def deliveries(outcome: str, legend: str, ref: str) -> Json:
+        return promql(f'sum(increase(pulse_alert_deliveries_total{{job="pulse-worker", '
+                      f'outcome="{outcome}"}}[$__range]))', legend, ref,
+                      instant=True)
+
+    return [
+        (timeseries("Positive share (live), ten lowest communities",
+                    "Scored member messages of the last hour graded positive, per community "
+                    "as the workers count them (pulse_sentiment_messages_total; communities "
+                    "beyond the label cap are summed as _other), the ten lowest, and all "
+                    "communities together (target ≥ 60%, dashed line).", [
+                        promql(f"bottomk(10, sum by (community) (increase({positive}[1h])) / "
+                               f"sum by (community) (increase({scored % ''}[1h])))",
+                               "{{community}}"),
+                        promql(f"sum(increase({positive}[1h])) / "
+                               f"sum(increase({scored % ''}[1h]))", "all communities", "B"),
+                    ], "percentunit", defaults={**target_line(0.6), "max": 1}), 12, 8),
+        (timeseries("Scored messages by polarity (live)", "Member messages scored per second, "
+                    "all communities, by polarity (positive, neutral, negative).",
+                    [promql(f"sum by (polarity) (rate({scored % ''}[$__rate_interval]))",
+                            "{{polarity}}")], "ops"), 12, 8),
+        (stat("Open incidents by tier (live)", "Incidents not yet resolved, by tier, as the "
+              "workers' escalation timers last counted them (pulse_open_incidents, summed over "
+              "workers: each counts its own partitions).",
+              promql('sum by (tier) (pulse_open_incidents{job="pulse-worker"})', "{{tier}}",
+                     instant=True), "short"), 6, 6),
+        (panel("bargauge", "Alert records by tier and event",
+               "Alert revisions published in the time range, by tier and lifecycle event "
+               "(opened, upgraded, updated, acknowledged, escalated, resolved, followed_up; "
+               "pulse_alerts_total).",
+               [promql('sum by (tier, event) (increase(pulse_alerts_total{job="pulse-worker"}'
+                       '[$__range]))', "{{tier}} {{event}}", instant=True)], "short",
+               options={**BARGAUGE, "reduceOptions": {**BARGAUGE["reduceOptions"],
+                                                      "values": False}}), 6, 6),
+        (stat("Alert deliveries and failures", "Alert revisions delivered to moderators "
+              "(Alertmanager, WeCom robot) and failed delivery attempts (retried) in the time "
+              "range (pulse_alert_deliveries_total; target 0 failures). 0 and 0: no channel "
+              "configured, or nothing to deliver.",
+              [deliveries("delivered", "delivered", "A"),
+               deliveries("failure", "failed attempts", "B")], "short",
+              overrides=[{"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [
+                  {"id": "thresholds",
+                   "value": thresholds((None, "green"), (1, "red"))["thresholds"]}]}]), 6, 6),
+        (timeseries("Alert latency", "From the triggering message's Kafka timestamp to its "
+                    "alert being published, p50 and p99 (pulse_alert_latency_seconds): "
+                    "grading within seconds, against the handbooks' 1 hour.", [
+                        promql("histogram_quantile(0.5, sum by (le) (rate("
+                               'pulse_alert_latency_seconds_bucket{job="pulse-worker"}'
+                               "[$__rate_interval])))", "p50"),
+                        promql("histogram_quantile(0.99, sum by (le) (rate("
+                               'pulse_alert_latency_seconds_bucket{job="pulse-worker"}'
+                               "[$__rate_interval])))", "p99", "B"),
+                    ], "s"), 6, 6),
+    ]
+
+
+def sentiment_incidents() -> Json:
+    layout = Layout()
+    placed = [layout.place(p, w, h) for p, w, h in sentiment_stats()]
+    for title, section in (("Sentiment (positive target ≥ 60%)", sentiment_panels()),
+                           ("Incidents (轻度 / 中度 / 重度) and SLAs", incident_panels()),
+                           ("Live (Prometheus)", sentiment_live_panels())):
+        placed.append(layout.row(title))
+        placed += [layout.place(p, w, h) for p, w, h in section]
+    return dashboard("pulse-sentiment", "Sentiment and incidents",
+                     "Positive and negative share of member messages, sentiment incidents by "
+                     "tier, their SLAs and escalations (ClickHouse), and the workers' live "
+                     "counters (Prometheus). No message text, no member ids.", placed,
+                     community_variables(), "Asia/Shanghai", "1m")
+
+
+# --- Member lifecycle (ClickHouse and Prometheus) ----------------------------------
+
+LAYER_NAMES = {"core": "核心 core", "participating": "参与 participating",
+               "onlooker": "围观 onlooker"}
+SILENT = ("Silence (docs/metrics.md, \"Silent members\"): churn_risk after 3 days without a "
+          "real interaction, win_back after 30, reactivated on a real interaction after "
+          "either.")
+
+
+def retention_heatmap() -> tuple[Json, int, int]:
+    return (panel("heatmap", "Retention heatmap (day 1 / 7 / 30)",
+                  "Join cohorts of the last 31 local days (x: the cohort's day) against the "
+                  "share of them present and active 1, 7 and 30 days later (y), summed over the "
+                  "selected communities (day-7 target ≥ 60%); a cell stays empty until that "
+                  "day has closed for every community. Latest revision of each cohort (FINAL).",
+                  [sql(f"""
+SELECT toDateTime(cohort_day, 'Asia/Shanghai') AS time, {cohort_rates(matured=False)}
+FROM {DB}.community_retention_cohort FINAL
+{COHORT_WHERE} AND channel = '*'
+GROUP BY cohort_day
+ORDER BY cohort_day""", TIME_SERIES)], "percentunit",
+                  options={"calculate": False, "cellGap": 2,
+                           "cellValues": {"unit": "percentunit", "decimals": 0},
+                           "color": {"mode": "scheme", "scheme": "RdYlGn", "fill": "green",
+                                     "scale": "linear", "exponent": 0.5, "steps": 64,
+                                     "reverse": False, "min": 0, "max": 1},
+                           "rowsFrame": {"layout": "auto"}, "showValue": "auto",
+                           "yAxis": {"axisPlacement": "left", "reverse": False},
+                           "legend": {"show": True},
+                           "tooltip": {"mode": "single", "yHistogram": False,
+                                       "showColorScale": True}},
+                  overrides=display_names({"retention_d1": "day 1", "retention_d7": "day 7",
+                                           "retention_d30": "day 30"}),
+                  timeFrom="31d"), 24, 8)
+
+
+def silent_member_panels() -> list[tuple[Json, int, int]]:
+    closed = ("Counted when a day closes (the open day has none), present members only. "
+              "Latest revision of each day (FINAL).")
+    return [
+        (timeseries("Members at churn risk by day", "Present members in status churn_risk "
+                    "(沉默 3 days: no real interaction for 3 days) at the end of each closed "
+                    "local day, per community (the ten busiest selected ones). " + closed,
+                    [day_metric("churn_risk_members", "churn_risk")], "short",
+                    defaults=DAILY), 12, 8),
+        (timeseries("Members to win back by day", "Present members in status win_back (沉默 "
+                    "30 days: a 召回 win-back message is due) at the end of each closed local "
+                    "day, per community (the ten busiest selected ones). " + closed,
+                    [day_metric("win_back_members", "win_back")], "short", defaults=DAILY),
+         12, 8),
+        (timeseries("Silence status changes by day", "Members entering churn_risk, win_back "
+                    "or reactivated per local day (Asia/Shanghai) in the selected communities, "
+                    f"from the status changes in the time range (member_status_changes FINAL: a "
+                    f"replayed change counts once). {SILENT}", [sql(f"""
+SELECT toStartOfDay(at, 'Asia/Shanghai') AS time, status, count() AS members
+FROM {DB}.member_status_changes FINAL
+WHERE $__timeFilter(at) AND status IN ('churn_risk', 'win_back', 'reactivated')
+  AND {COMMUNITY_FILTER}
+GROUP BY time, status
+ORDER BY time, status""", TIME_SERIES)], "short", defaults={
+                        "custom": {"drawStyle": "bars", "fillOpacity": 60}, "min": 0},
+                    interval="1d"), 12, 8),
+        (table("Silent members by community and day", "Each selected community's local days "
+               "overlapping the range, latest first: members at the end of the day, those in "
+               "churn_risk and win_back (closed days only) and their share of the members, and "
+               "members reactivated that day (status changes, Asia/Shanghai days). " + SILENT,
+               sql(f"""
+SELECT community_id AS community, day, member_count, churn_risk_members AS churn_risk,
+       win_back_members AS win_back,
+       churn_risk_members / nullIf(member_count, 0) AS churn_risk_share, reactivated
+FROM (
+  SELECT community_id, day, member_count, churn_risk_members, win_back_members
+  FROM {DB}.community_health_day FINAL
+  {DAY_WHERE}
+) AS days
+LEFT JOIN (
+  SELECT community_id, toDate(at, 'Asia/Shanghai') AS day, count() AS reactivated
+  FROM {DB}.member_status_changes FINAL
+  WHERE status = 'reactivated' AND at >= $__fromTime - INTERVAL 1 DAY
+    AND at <= $__toTime + INTERVAL 1 DAY AND {COMMUNITY_FILTER}
+  GROUP BY community_id, day
+) AS changes USING (community_id, day)
+ORDER BY day DESC, churn_risk DESC, community
+LIMIT 200""", TABLE), overrides=[rate_cell("churn_risk_share")]), 12, 8),
+        (panel("bargauge", "Silence status changes (live)",
+               "Status changes the workers published in the time range, all communities "
+               "(pulse_member_status_changes_total): churn_risk, win_back, reactivated, left, "
+               "active.",
+               [promql('sum by (status) (increase(pulse_member_status_changes_total'
+                       '{job="pulse-worker"}[$__range]))', "{{status}}", instant=True)],
+               "short", options={**BARGAUGE, "reduceOptions": {**BARGAUGE["reduceOptions"],
+                                                               "values": False}}), 12, 6),
+        (panel("bargauge", "Churn risk, latest closed day (live)",
+               "Members at churn risk at the end of each community's latest closed day, the "
+               "ten communities with the most (pulse_community_day{metric=\"churn_risk_members\"}"
+               "; communities beyond the label cap are summed as _other).",
+               [promql('topk(10, max by (community) (pulse_community_day{job="pulse-worker", '
+                       'metric="churn_risk_members"}))', "{{community}}", instant=True)],
+               "short", options={**BARGAUGE, "reduceOptions": {**BARGAUGE["reduceOptions"],
+                                                               "values": False}}), 12, 6),
+    ]
+
+
+def layer_panels() -> list[tuple[Json, int, int]]:
+    shares = ", ".join(f"{layer} / nullIf(known, 0) AS {layer}_share" for layer in LAYER_NAMES)
+    return [
+        (table("Member layers by community (latest closed day)", "Each selected community's "
+               "latest day in the range with layers (judged when the day closes): KOC, core "
+               "(核心), participating (参与) and onlooker (围观) members, and each layer's share "
+               "of the members known present. Latest revision of each day (FINAL).", sql(f"""
+SELECT community, day, koc, core, participating, onlooker, {shares}
+FROM (
+  SELECT community_id AS community, day, koc_members AS koc, core_members AS core,
+         participating_members AS participating, onlooker_members AS onlooker,
+         core_members + participating_members + onlooker_members AS known
+  FROM {DB}.community_health_day FINAL
+  {DAY_WHERE} AND core_members IS NOT NULL
+  ORDER BY community_id, day DESC
+  LIMIT 1 BY community_id
+)
+ORDER BY known DESC, community
+LIMIT 100""", TABLE), overrides=[rate_cell(f"{layer}_share") for layer in LAYER_NAMES]),
+         12, 8),
+        (timeseries("KOC members by day", "KOC members (the top PULSE_KOC_SHARE of active "
+                    "members with at least PULSE_KOC_MIN_SCORE) at the end of each closed "
+                    "local day, per community (the ten busiest selected ones). The open day "
+                    "has none. Latest revision of each day (FINAL).",
+                    [day_metric("koc_members", "koc")], "short", defaults=DAILY), 12, 8),
+    ]
+
+
+def retention_live_panel() -> tuple[Json, int, int]:
+    return (panel("bargauge", "Day-7 retention, ten lowest communities (live)",
+                  "Day-7 retention of each community's latest join cohort whose day 7 has "
+                  "closed, the ten lowest (pulse_community_retention; target ≥ 60%).",
+                  [promql('bottomk(10, max by (community) (pulse_community_retention'
+                          '{job="pulse-worker", horizon="d7"}))', "{{community}}",
+                          instant=True)], "percentunit",
+                  options={**BARGAUGE, "reduceOptions": {**BARGAUGE["reduceOptions"],
+                                                         "values": False}},
+                  defaults={**thresholds((None, "red"), (0.6, "green")), "min": 0,
+                            "max": 1}), 24, 6)
+
+
+def member_lifecycle() -> Json:
+    layout = Layout()
+    placed: list[Json] = []
+    for title, section in (
+            ("Retention (join cohorts)",
+             [retention_heatmap(), *retention_panels(), retention_live_panel()]),
+            ("Silent members (沉默成员)", silent_member_panels()),
+            ("KOC and member layers (核心 / 参与 / 围观)", [*profile_panels(), *layer_panels()])):
+        placed.append(layout.row(title))
+        placed += [layout.place(p, w, h) for p, w, h in section]
+    return dashboard("pulse-members", "Member lifecycle",
+                     "Retention of join cohorts, silent members (churn risk, win back, "
+                     "reactivated), KOC and member layers (ClickHouse and the workers' live "
+                     "gauges). Members appear only as counts or by their salted reference "
+                     "(m-…), never by id.", placed, community_variables(), "Asia/Shanghai",
+                     "1m")
+
+
 DASHBOARDS = {
     "community-activity.json": community_activity,
     "pipeline-health.json": pipeline_health,
     "campaigns-sales.json": campaigns_sales,
+    "sentiment-incidents.json": sentiment_incidents,
+    "member-lifecycle.json": member_lifecycle,
 }
 
 

@@ -16,6 +16,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from pipeline.devtools.generator.stream import OutRecord
 from pipeline.devtools.stack import Broker, WorkerProcess
 from pipeline.devtools.up import prometheus_config, prometheus_monitor
 from pipeline.topics import MEMBER_EVENTS
+from tests.live_alertmanager import live_alertmanager
 from tests.support import DASHBOARD_STREAM, settings_on, wait_until_committed
 
 pytestmark = pytest.mark.integration
@@ -86,13 +89,24 @@ def _scraped(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def run(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One generated run: PromQL results taken while the worker runs, then chdb results."""
+def run(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One generated run, its alerts delivered to a real Alertmanager (and a WeCom
+    stand-in): PromQL results taken while the worker runs, then chdb results."""
+    with ExitStack() as stack:
+        yield _run(broker, tmp_path_factory, stack)
+
+
+def _run(broker: Broker, tmp_path_factory: pytest.TempPathFactory,
+         stack: ExitStack) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("dashboards")
     stream = generate(DASHBOARD_STREAM)
     registry = directory / "campaigns.toml"
     registry.write_text(registry_text(stream.truth), encoding="utf-8")
-    settings = settings_on(broker, directory, campaigns_file=registry)
+    alertmanager = stack.enter_context(live_alertmanager(directory / "alertmanager"))
+    settings = settings_on(broker, directory, campaigns_file=registry,
+                           alertmanager_url=alertmanager.url,
+                           wecom_webhook_url=f"{alertmanager.receivers_url}"
+                                             "/cgi-bin/webhook/send?key=k")
     campaign = stream.truth.funnels[0].campaign_id
     communities = ",".join(f"'{c.community_id}'" for c in stream.truth.communities)
     config = prometheus_config(f"127.0.0.1:{settings.web_port}", None, directory / "prometheus")

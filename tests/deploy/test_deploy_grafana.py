@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +24,9 @@ from deploy_support import DEPLOY, load_yaml, run
 from prometheus_client import CollectorRegistry
 
 from pipeline.egress.clickhouse.client import ddl_statements
+from pipeline.egress.clickhouse.tables import SENTIMENT_ALERTS
 from pipeline.egress.prometheus import PrometheusSeries
+from schemas.alerts import Alert, Excerpt, SlaDeadlines
 
 GRAFANA = DEPLOY / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
@@ -94,8 +96,9 @@ def test_committed_dashboards_are_builder_output(tmp_path: Path) -> None:
 
 def test_dashboards_are_well_formed() -> None:
     boards = dashboards()
-    assert {b["title"] for b in boards.values()} >= {"Community activity", "Pipeline health",
-                                                      "Campaigns and sales"}
+    assert {b["title"] for b in boards.values()} >= {
+        "Community activity", "Pipeline health", "Campaigns and sales",
+        "Sentiment and incidents", "Member lifecycle"}
     assert len({b["uid"] for b in boards.values()}) == len(boards)
     for board in boards.values():
         ids = [panel["id"] for panel in board["panels"]]
@@ -141,9 +144,7 @@ def test_community_health_rows() -> None:
         "UGC share by day", "Interactions per member per month", "Member count by day",
         "Joins, leaves, removals and net growth", "Slot share (3+2)",
         "Interactions by local hour (3+2 slots)", "Hot words",
-        "Membership conflicts by community", "Membership conflicts by kind",
-        "Retention by join cohort", "Retention by join channel", "Member layers by day",
-        "KOC leaderboard"]
+        "Membership conflicts by community", "Membership conflicts by kind"]
     assert grouped["Community activity (hour)"] == [
         "Messages by sender role", "Speakers vs active members", "Mechanical and copy share",
         "Member count by hour"]
@@ -151,11 +152,9 @@ def test_community_health_rows() -> None:
     for title in grouped["Community activity (hour)"]:
         assert "community_activity_hour FINAL" in by_title[title]["targets"][0]["rawSql"]
     health = grouped["Community health (day)"]
-    for title in health[:-5] + ["Member layers by day"]:
+    for title in health[:-1]:
         assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
-    for title in health[-4:-2]:
-        assert "community_retention_cohort FINAL" in by_title[title]["targets"][0]["rawSql"]
-    assert "member_profile FINAL" in by_title["KOC leaderboard"]["targets"][0]["rawSql"]
+    assert by_title[health[-1]]["datasource"]["type"] == "prometheus"
 
 
 def test_community_health_targets() -> None:
@@ -275,8 +274,8 @@ def sample_rows() -> list[str]:
             "('community.member.events.v1', 1, 5, 'json', 'secret payload', 20, "
             "now64(3) - INTERVAL 1 MINUTE)")
     return [chat, activity, dead, *health_rows(), *retention_rows(), *profile_rows(),
-            *campaign_rows(),
-            *sales_rows(), *join_rows()]
+            *campaign_rows(), *sales_rows(), *join_rows(), *sentiment_rows(),
+            *incident_rows(), *status_rows()]
 
 
 class Raw(str):
@@ -288,6 +287,8 @@ def literal(value: Any) -> str:
         return value
     if value is None:
         return "NULL"
+    if isinstance(value, datetime):
+        return f"toDateTime64('{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}', 6, 'UTC')"
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, list):
@@ -330,11 +331,13 @@ def day_row(community: str, days_ago: int, revision: int, **metrics: Any) -> dic
     counts = ("messages", "member_messages", "staff_messages", "bot_messages", "interactions",
               "real_interactions", "mechanical_messages", "copy_messages", "speakers", "dau",
               "wau", "mau", "ugc_messages", "slot_interactions", "joins", "leaves", "removals",
-              "net_growth", "member_count", "membership_conflicts")
-    layers = ("koc_members", "core_members", "participating_members", "onlooker_members")
+              "net_growth", "member_count", "membership_conflicts", "scored_messages",
+              "positive_messages", "negative_messages")
+    layers = ("koc_members", "core_members", "participating_members", "onlooker_members",
+              "churn_risk_members", "win_back_members")
     rates = ("stickiness", "ugc_share", "slot_share", "join_rate", "leave_rate",
              "speaking_rate", "interaction_rate", "real_interaction_rate", "weekly_active_rate",
-             "interactions_per_member_30d")
+             "interactions_per_member_30d", "positive_share", "negative_share")
     hourly = [0] * 24
     for hour, n in metrics.pop("hourly", {}).items():
         hourly[hour] = n
@@ -370,7 +373,11 @@ def health_rows() -> list[str]:
                 ugc_messages=20, ugc_share=0.5, slot_interactions=5, slot_share=5 / 28,
                 hourly={9: 99}, joins=1, leaves=1, member_count=100, anchor="relative",
                 membership_conflicts=7, interaction_rate=0.18, real_interaction_rate=0.14,
-                interactions_per_member_30d=5.0, hot_words=[("周末", 4), ("过期", 9)]),
+                interactions_per_member_30d=5.0, hot_words=[("周末", 4), ("过期", 9)],
+                scored_messages=10, positive_messages=9, negative_messages=1,
+                positive_share=0.9, negative_share=0.1, churn_risk_members=50,
+                win_back_members=20, koc_members=9, core_members=1, participating_members=1,
+                onlooker_members=1),
         day_row("c-alpha", 0, 2, messages=80, member_messages=50, staff_messages=20,
                 bot_messages=10, interactions=48, real_interactions=36, mechanical_messages=8,
                 copy_messages=4, speakers=30, dau=24, wau=50, mau=60, stickiness=0.4,
@@ -381,7 +388,9 @@ def health_rows() -> list[str]:
                 interaction_rate=0.25, real_interaction_rate=0.2, weekly_active_rate=50 / 120,
                 interactions_per_member_30d=9.5, hot_words=[("周末", 5), ("活动", 3)],
                 koc_members=2, core_members=12, participating_members=48,
-                onlooker_members=60),
+                onlooker_members=60, scored_messages=20, positive_messages=13,
+                negative_messages=2, positive_share=0.65, negative_share=0.1,
+                churn_risk_members=5, win_back_members=2),
         day_row("c-beta", 0, 1, messages=12, member_messages=8, staff_messages=3,
                 bot_messages=1, interactions=8, real_interactions=6, mechanical_messages=1,
                 copy_messages=1, speakers=5, dau=4, wau=6, mau=8, stickiness=0.5,
@@ -391,10 +400,15 @@ def health_rows() -> list[str]:
                 interaction_rate=0.125, real_interaction_rate=0.1, weekly_active_rate=0.15,
                 interactions_per_member_30d=3.0, hot_words=[("活动", 4), ("报名", 1)],
                 koc_members=1, core_members=3, participating_members=7,
-                onlooker_members=30),
+                onlooker_members=30, scored_messages=4, positive_messages=2,
+                negative_messages=1, positive_share=0.5, negative_share=0.25,
+                churn_risk_members=3, win_back_members=1),
         day_row("c-alpha", 3, 9, messages=999, dau=900, wau=900, mau=900, stickiness=1.0,
                 hourly={3: 500}, joins=90, member_count=10, anchor="relative",
-                membership_conflicts=50, interaction_rate=0.9, hot_words=[("旧词", 99)]),
+                membership_conflicts=50, interaction_rate=0.9, hot_words=[("旧词", 99)],
+                positive_share=0.99, negative_share=0.0, churn_risk_members=99,
+                win_back_members=99, koc_members=99, core_members=99,
+                participating_members=1, onlooker_members=1),
     ]
     return [*inserts("community_activity_hour", hours), *inserts("community_health_day", days)]
 
@@ -603,6 +617,139 @@ def join_rows() -> list[str]:
         for i, (event, community, member, inviter) in enumerate(joins)])
 
 
+# Event times in the current local (Asia/Shanghai) day and in the panels' time range (the
+# last two hours), whatever the hour the tests run: the later of local midnight and 90
+# minutes ago, plus up to a few seconds.
+TODAY_IN_RANGE = "greatest(toStartOfDay(now(), 'Asia/Shanghai'), now() - INTERVAL 90 MINUTE)"
+
+
+def at_today(seconds: int = 0) -> Raw:
+    return Raw(f"toDateTime64({TODAY_IN_RANGE}, 3) + INTERVAL {seconds} SECOND")
+
+
+def sentiment_rows() -> list[str]:
+    """Scored messages: a re-scored message (negative, then positive: FINAL keeps the later
+    score), a staff message and a message three days back, none of which may count twice
+    or at all."""
+    def scored(message: str, community: str, polarity: str, role: str = "member",
+               ts: Raw | None = None, ingested: int = 0) -> dict[str, Any]:
+        score = {"positive": 0.9, "neutral": 0.5, "negative": 0.1}[polarity]
+        return {"message_id": message, "community_id": community, "sender_role": role,
+                "ts": ts or at_today(), "score": score, "polarity": polarity,
+                "complaint_terms": [], "crisis_terms": [],
+                "ingested_at": Raw(f"now64(3) - INTERVAL {10 - ingested} SECOND")}
+
+    return inserts("message_sentiment", [
+        scored("s1", "c-alpha", "negative"),
+        scored("s1", "c-alpha", "positive", ingested=1),
+        scored("s2", "c-alpha", "positive"), scored("s3", "c-alpha", "positive"),
+        scored("s4", "c-alpha", "negative"), scored("s5", "c-alpha", "neutral"),
+        scored("s6", "c-alpha", "positive", role="staff"),
+        scored("s7", "c-beta", "positive"), scored("s8", "c-beta", "negative"),
+        scored("s9", "c-beta", "negative"), scored("s10", "c-beta", "neutral"),
+        scored("s-old", "c-alpha", "positive",
+               ts=Raw("now64(3) - INTERVAL 3 DAY - INTERVAL 3 HOUR")),
+    ])
+
+
+def incident(incident_id: str, community: str, opened: datetime,
+             changes: list[tuple[timedelta, dict[str, Any]]]) -> list[Alert]:
+    """An incident's Alert revisions as the incident agent publishes them: each change (its
+    time after opening, the fields it sets) is the next revision; a severe tier gets its
+    statement deadline. The excerpt and the moderator's name are secrets."""
+    excerpt = Excerpt(message_id=f"{incident_id}-m1", member_ref="m-3f2a9c", ts=opened,
+                      text="我的电话13800138000 secret 太差了", score=0.05, terms=["太差"])
+    alert = Alert(incident_id=incident_id, revision=1, event="opened", tier="mild",
+                  status="open", community_id=community, community_ids=[community],
+                  window_start=opened, window_end=opened, opened_at=opened, updated_at=opened,
+                  reasons=["负面反馈 / negative feedback"], matched_terms=["太差"],
+                  negative_messages=2, members=2, min_score=0.05, mean_score=0.1, heat=1,
+                  excerpts=[excerpt], sla=SlaDeadlines(respond_by=opened + timedelta(hours=3),
+                                                      close_loop_by=opened + timedelta(hours=48)))
+    revisions = []
+    for revision, (after, change) in enumerate(changes, 1):
+        at = opened + after
+        sla = alert.sla
+        if change.get("tier") == "severe" and sla.statement_by is None:
+            sla = sla.model_copy(update={"statement_by": at + timedelta(hours=24)})
+        stamps = {f"{field}_at": at for field in ("acknowledged", "resolved", "followed_up")
+                  if change.get("status") == field}
+        if "acknowledged_at" in stamps:
+            stamps["acknowledged_by"] = "moderator-secret"
+        alert = alert.model_copy(update={**change, **stamps, "revision": revision,
+                                         "updated_at": at, "sla": sla})
+        revisions.append(alert)
+    return revisions
+
+
+def incident_rows() -> list[str]:
+    """Incidents (now T; the panels' range is the last two hours):
+
+    - a1 (c-alpha, opened T-110m): mild, escalated to moderate, acknowledged after 80 min,
+      its last revision delivered twice: in range, respond met, loop pending;
+    - a2 (c-alpha, opened T-5h): escalated twice to severe, never acknowledged: out of
+      range, respond overdue, loop and statement pending;
+    - a3 (c-alpha, opened T-52h): acknowledged after 4 h, escalated for its loop: out of
+      range, respond and loop overdue;
+    - b1 (c-beta, opened T-100m): severe, acknowledged after 10 min, resolved, followed up:
+      in range, closed, every SLA met;
+    - b2, b3, b4 (c-beta, opened T-20m, T-80m, T-70m): mild; b3 acknowledged after 1 min,
+      b4 after 30 min; b2 pending.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    minutes = lambda n: timedelta(minutes=n)  # noqa: E731
+    opened = {"event": "opened"}
+    acked = {"event": "acknowledged", "status": "acknowledged"}
+    alerts = [
+        *incident("inc-c-alpha-a1", "c-alpha", now - minutes(110), [
+            (minutes(0), opened),
+            (minutes(60), {"event": "escalated", "tier": "moderate", "escalations": 1}),
+            (minutes(80), acked)]),
+        *incident("inc-c-alpha-a2", "c-alpha", now - minutes(300), [
+            (minutes(0), opened),
+            (minutes(60), {"event": "escalated", "tier": "moderate", "escalations": 1}),
+            (minutes(120), {"event": "escalated", "tier": "severe", "escalations": 2})]),
+        *incident("inc-c-alpha-a3", "c-alpha", now - minutes(52 * 60), [
+            (minutes(0), opened), (minutes(240), acked),
+            (minutes(48 * 60), {"event": "escalated", "tier": "moderate", "escalations": 1})]),
+        *incident("inc-c-beta-b1", "c-beta", now - minutes(100), [
+            (minutes(0), {**opened, "tier": "severe"}), (minutes(10), acked),
+            (minutes(40), {"event": "resolved", "status": "resolved"}),
+            (minutes(60), {"event": "followed_up", "status": "followed_up"})]),
+        *incident("inc-c-beta-b2", "c-beta", now - minutes(20), [(minutes(0), opened)]),
+        *incident("inc-c-beta-b3", "c-beta", now - minutes(80), [
+            (minutes(0), opened), (minutes(1), acked)]),
+        *incident("inc-c-beta-b4", "c-beta", now - minutes(70), [
+            (minutes(0), opened), (minutes(30), acked)]),
+    ]
+    alerts.append(alerts[2])  # a1's last revision, redelivered
+    rows = [dict(zip(SENTIMENT_ALERTS.columns,
+                     SENTIMENT_ALERTS.row(alert, now + timedelta(seconds=i)), strict=True))
+            for i, alert in enumerate(alerts)]
+    return inserts("sentiment_alerts", rows)
+
+
+def status_rows() -> list[str]:
+    """Silence status changes of today: a replayed change (same key and revision), a
+    member leaving and a change three days back, none of which may count."""
+    def change(community: str, member: str, status: str, at: Raw) -> dict[str, Any]:
+        return {"community_id": community, "member_id": f"member-secret-{member}",
+                "status": status, "previous": "active", "at": at, "silent_since": None,
+                "revision": 1, "updated_at": Raw("now64(3)")}
+
+    return inserts("member_status_changes", [
+        change("c-alpha", "A", "churn_risk", at_today(1)),
+        change("c-alpha", "A", "churn_risk", at_today(1)),
+        change("c-alpha", "B", "churn_risk", at_today(2)),
+        change("c-alpha", "C", "win_back", at_today(3)),
+        change("c-alpha", "A", "reactivated", at_today(4)),
+        change("c-beta", "D", "reactivated", at_today(5)),
+        change("c-beta", "D", "reactivated", at_today(5)),
+        change("c-beta", "E", "left", at_today(6)),
+        change("c-alpha", "F", "churn_risk", Raw("now64(3) - INTERVAL 3 DAY")),
+    ])
+
+
 @pytest.fixture(scope="module")
 def panel_results() -> dict[str, Any]:
     now = int(time.time())
@@ -612,7 +759,9 @@ def panel_results() -> dict[str, Any]:
         jobs[f"{name} [all]"] = expand_clickhouse(sql, None, start, end, CHANNELS["all"])
         jobs[f"{name} [c-alpha]"] = expand_clickhouse(sql, ["c-alpha"], start, end,
                                                       CHANNELS["c-alpha"])
-    job = {"setup": ddl() + sample_rows(), "queries": jobs}
+    # no background merges: superseded revisions and duplicates stay in their own parts
+    # until a query reads them, so only FINAL (or argMax) folds them
+    job = {"setup": [*ddl(), "SYSTEM STOP MERGES", *sample_rows()], "queries": jobs}
     result = subprocess.run([sys.executable, str(RUNNER)], input=json.dumps(job),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -991,3 +1140,239 @@ def test_attribution_and_fission_panels(panel_results: dict[str, Any]) -> None:
             ["kol", 0, 1, 0, 1, 0, 1, 0.0, 120.0], ["moments", 4, 3, 3, 2, 2, 1, 200.0, 80.0]]
     assert rows(panel_results, "Invitation depth") == [["1", 2], ["2", 1], ["3", 1]]
     assert rows(panel_results, "Invitation depth", "c-alpha") == [["1", 1], ["2", 1], ["3", 1]]
+
+
+# --- Sentiment and incidents -------------------------------------------------------------
+
+def overrides_of(panel: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Field name -> {property id: value} of a panel's byName overrides."""
+    return {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+            for o in panel["fieldConfig"]["overrides"] if o["matcher"]["id"] == "byName"}
+
+
+def test_sentiment_layout() -> None:
+    board = dashboards()["sentiment-incidents.json"]
+    assert (board["uid"], board["title"]) == ("pulse-sentiment", "Sentiment and incidents")
+    assert [p["title"] for p in board["panels"] if p["gridPos"]["y"] == 0] == [
+        "Positive share", "Negative share", "Incidents opened", "Open incidents now"]
+    assert rows_of(board) == {
+        "Sentiment (positive target ≥ 60%)": [
+            "Positive share by day", "Negative share by day",
+            "Positive and negative share per hour", "Sentiment by community"],
+        "Incidents (轻度 / 中度 / 重度) and SLAs": [
+            "Incidents opened by tier", "Escalations by community", "Open incidents",
+            "Time to acknowledge by tier", "SLA status by tier"],
+        "Live (Prometheus)": [
+            "Positive share (live), ten lowest communities",
+            "Scored messages by polarity (live)", "Open incidents by tier (live)",
+            "Alert records by tier and event", "Alert deliveries and failures",
+            "Alert latency"],
+    }
+    assert [v["name"] for v in board["templating"]["list"]] == ["database", "community"]
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    for panel in by_title.values():
+        assert panel["description"], panel["title"]
+    # the 60% positive target: a threshold on the stat, a dashed line on the series
+    steps = by_title["Positive share"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [step["value"] for step in steps] == [None, 0.6]
+    for title in ("Positive share by day", "Positive and negative share per hour",
+                  "Positive share (live), ten lowest communities"):
+        defaults = by_title[title]["fieldConfig"]["defaults"]
+        assert [step["value"] for step in defaults["thresholds"]["steps"]] == [None, 0.6], title
+        assert defaults["custom"]["thresholdsStyle"]["mode"] == "dashed", title
+    assert overrides_of(by_title["Sentiment by community"])["positive_share"]["thresholds"][
+        "steps"][1]["value"] == 0.6
+    # tiers, statuses and SLA states shown in Chinese and English, SLA states coloured
+    table = overrides_of(by_title["Open incidents"])
+    tiers = table["tier"]["mappings"][0]["options"]
+    assert {k: v["text"] for k, v in tiers.items()} == {
+        "mild": "轻度 mild", "moderate": "中度 moderate", "severe": "重度 severe"}
+    assert set(table["status"]["mappings"][0]["options"]) == {
+        "open", "acknowledged", "resolved", "followed_up"}
+    for column in ("respond_sla", "close_loop_sla", "statement_sla"):
+        states = table[column]["mappings"][0]["options"]
+        assert {k: v["color"] for k, v in states.items()} == {
+            "met": "green", "pending": "orange", "overdue": "red"}, column
+    assert table["age"]["unit"] == "s"
+
+
+def test_incident_panels_read_latest_revisions() -> None:
+    """Alert rows are every revision of an incident: each panel folds redeliveries (FINAL)
+    and takes the newest revision (argMax by revision)."""
+    board_queries = {name: sql for name, sql in CLICKHOUSE_QUERIES.items()
+                     if "sentiment_alerts" in sql}
+    assert len(board_queries) >= 7
+    for name, sql in board_queries.items():
+        assert "sentiment_alerts FINAL" in sql, name
+        assert "argMax(tier, revision)" in sql and "argMax(status, revision)" in sql, name
+        # the record (excerpts, moderator names) is read only for the timestamps in it
+        for match in re.finditer(r"\brecord\b", sql):
+            assert sql[:match.start()].endswith("JSONExtractString("), name
+
+
+def test_sentiment_panels_read_final_values(panel_results: dict[str, Any]) -> None:
+    """Member messages scored in range, a re-scored message once at its later score; the
+    health day's latest revision; the view over the local days in range."""
+    assert rows(panel_results, "Positive share") == [[pytest.approx(4 / 9)]]
+    assert rows(panel_results, "Positive share", "c-alpha") == [[pytest.approx(0.6)]]
+    assert rows(panel_results, "Negative share") == [[pytest.approx(3 / 9)]]
+    assert rows(panel_results, "Negative share", "c-alpha") == [[pytest.approx(0.2)]]
+    hourly = rows(panel_results, "Positive and negative share per hour")
+    assert [row[1:] for row in hourly] == [[pytest.approx(4 / 9), pytest.approx(3 / 9)]]
+    assert series(panel_results, "Positive share by day") == [
+        ["c-alpha", pytest.approx(0.65)], ["c-beta", pytest.approx(0.5)]]
+    assert series(panel_results, "Positive share by day", "c-alpha") == [
+        ["c-alpha", pytest.approx(0.65)]]
+    assert series(panel_results, "Negative share by day") == [
+        ["c-alpha", pytest.approx(0.1)], ["c-beta", pytest.approx(0.25)]]
+    assert rows(panel_results, "Sentiment by community") == [
+        ["c-beta", 4, 0.25, 0.5, 0.4, 1], ["c-alpha", 5, pytest.approx(0.6),
+                                           pytest.approx(0.2), 0.66, 1]]
+    assert [row[0] for row in rows(panel_results, "Sentiment by community", "c-alpha")] == [
+        "c-alpha"]
+
+
+def test_incident_panels_count_each_incident_once(panel_results: dict[str, Any]) -> None:
+    """Incidents opened in range (a1, b1, b2, b3, b4) at their latest tier: a1, opened
+    mild and escalated to moderate, counts once, as moderate, with one escalation."""
+    assert rows(panel_results, "Incidents opened") == [[3, 1, 1]]
+    assert rows(panel_results, "Incidents opened", "c-alpha") == [[0, 1, 0]]
+    assert [row[1:] for row in rows(panel_results, "Incidents opened by tier")] == [
+        ["中度 moderate", 1], ["重度 severe", 1], ["轻度 mild", 1], ["轻度 mild", 1],
+        ["轻度 mild", 1]]
+    assert [row[1:] for row in rows(panel_results, "Incidents opened by tier", "c-alpha")
+            ] == [["中度 moderate", 1]]
+    assert rows(panel_results, "Escalations by community") == [
+        ["c-alpha", 1, 1, 1, 0], ["c-beta", 4, 0, 0, 1]]
+    assert rows(panel_results, "Escalations by community", "c-alpha") == [
+        ["c-alpha", 1, 1, 1, 0]]
+    assert rows(panel_results, "Open incidents now") == [[6, 2]]
+    assert rows(panel_results, "Open incidents now", "c-alpha") == [[3, 2]]
+
+
+def test_open_incidents_and_slas(panel_results: dict[str, Any]) -> None:
+    """Every incident whose loop is not closed, most severe first, with its SLA status now:
+    a2 never acknowledged (respond overdue), a3 acknowledged late and its 48 h passed,
+    a1 acknowledged in time; b1, followed up, is not open."""
+    table = rows(panel_results, "Open incidents")
+    assert [[row[i] for i in (0, 1, 2, 3, 6, 9, 10, 11)] for row in table] == [
+        ["inc-c-alpha-a2", "severe", "c-alpha", "open", 2, "overdue", "pending", "pending"],
+        ["inc-c-alpha-a3", "moderate", "c-alpha", "acknowledged", 1, "overdue", "overdue", ""],
+        ["inc-c-alpha-a1", "moderate", "c-alpha", "acknowledged", 1, "met", "pending", ""],
+        ["inc-c-beta-b3", "mild", "c-beta", "acknowledged", 0, "met", "pending", ""],
+        ["inc-c-beta-b4", "mild", "c-beta", "acknowledged", 0, "met", "pending", ""],
+        ["inc-c-beta-b2", "mild", "c-beta", "open", 0, "pending", "pending", ""]]
+    ages = {row[0]: row[5] for row in table}
+    assert ages["inc-c-alpha-a2"] == pytest.approx(5 * 3600, abs=120)
+    assert ages["inc-c-beta-b2"] == pytest.approx(20 * 60, abs=120)
+    assert [row[14] is not None for row in table] == [True] + [False] * 5  # statement_by
+    assert [row[0] for row in rows(panel_results, "Open incidents", "c-alpha")] == [
+        "inc-c-alpha-a2", "inc-c-alpha-a3", "inc-c-alpha-a1"]
+    assert rows(panel_results, "Time to acknowledge by tier") == [
+        ["mild", 3, 2, pytest.approx(930), pytest.approx(60 + 0.9 * 1740), 1.0],
+        ["moderate", 1, 1, pytest.approx(4800), pytest.approx(4800), 1.0],
+        ["severe", 1, 1, pytest.approx(600), pytest.approx(600), 1.0]]
+    # respond, close loop, statement: met, pending, overdue each
+    assert rows(panel_results, "SLA status by tier") == [
+        ["mild", 3, 2, 1, 0, 0, 3, 0, 0, 0, 0],
+        ["moderate", 1, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+        ["severe", 1, 1, 0, 0, 1, 0, 0, 1, 0, 0]]
+    assert rows(panel_results, "SLA status by tier", "c-alpha") == [
+        ["moderate", 1, 1, 0, 0, 0, 1, 0, 0, 0, 0]]
+
+
+def test_sentiment_live_panels() -> None:
+    live = PROMQL_QUERIES["pulse-sentiment/Positive share (live), ten lowest communities/A"]
+    assert 'pulse_sentiment_messages_total{job="pulse-worker", polarity="positive"}' in live
+    assert live.startswith("bottomk(10, sum by (community)")  # bounded series
+    assert "pulse_open_incidents" in PROMQL_QUERIES[
+        "pulse-sentiment/Open incidents by tier (live)/A"]
+    deliveries = [expr for name, expr in PROMQL_QUERIES.items()
+                  if "/Alert deliveries and failures/" in name]
+    assert any('outcome="failure"' in expr for expr in deliveries)
+
+
+# --- Member lifecycle ---------------------------------------------------------------------
+
+def test_member_lifecycle_layout() -> None:
+    board = dashboards()["member-lifecycle.json"]
+    assert (board["uid"], board["title"]) == ("pulse-members", "Member lifecycle")
+    grouped = rows_of(board)
+    assert grouped == {
+        "Retention (join cohorts)": [
+            "Retention heatmap (day 1 / 7 / 30)", "Retention by join cohort",
+            "Retention by join channel", "Day-7 retention, ten lowest communities (live)"],
+        "Silent members (沉默成员)": [
+            "Members at churn risk by day", "Members to win back by day",
+            "Silence status changes by day", "Silent members by community and day",
+            "Silence status changes (live)", "Churn risk, latest closed day (live)"],
+        "KOC and member layers (核心 / 参与 / 围观)": [
+            "Member layers by day", "KOC leaderboard",
+            "Member layers by community (latest closed day)", "KOC members by day"],
+    }
+    assert [v["name"] for v in board["templating"]["list"]] == ["database", "community"]
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    for panel in by_title.values():
+        assert panel["description"], panel["title"]
+    for title in grouped["Retention (join cohorts)"][:3]:
+        assert "community_retention_cohort FINAL" in by_title[title]["targets"][0]["rawSql"]
+        assert by_title[title]["timeFrom"] == "31d", title
+    assert "member_profile FINAL" in by_title["KOC leaderboard"]["targets"][0]["rawSql"]
+    for title in ("Members at churn risk by day", "Members to win back by day",
+                  "Member layers by day", "Member layers by community (latest closed day)",
+                  "KOC members by day"):
+        assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"], title
+    heatmap = by_title["Retention heatmap (day 1 / 7 / 30)"]
+    assert heatmap["type"] == "heatmap" and not heatmap["options"]["calculate"]
+    assert {k: v["displayName"] for k, v in overrides_of(heatmap).items()} == {
+        "retention_d1": "day 1", "retention_d7": "day 7", "retention_d30": "day 30"}
+    assert {k: v["displayName"] for k, v in overrides_of(by_title["Member layers by day"])
+            .items()} == {"core": "核心 core", "participating": "参与 participating",
+                          "onlooker": "围观 onlooker"}
+    live = by_title["Day-7 retention, ten lowest communities (live)"]["fieldConfig"]["defaults"]
+    assert [step["value"] for step in live["thresholds"]["steps"]] == [None, 0.6]
+
+
+def test_member_lifecycle_panels_read_final_values(panel_results: dict[str, Any]) -> None:
+    """Today's cohorts, health days and status changes at their latest revision; a replayed
+    status change counts once; changes and days out of the range do not count."""
+    assert series(panel_results, "Retention heatmap (day 1 / 7 / 30)") == [[0.4, 0.3, None]]
+    assert series(panel_results, "Retention heatmap (day 1 / 7 / 30)", "c-alpha") == [
+        [0.6, 0.4, None]]
+    assert series(panel_results, "Members at churn risk by day") == [
+        ["c-alpha", 5], ["c-beta", 3]]
+    assert series(panel_results, "Members at churn risk by day", "c-alpha") == [
+        ["c-alpha", 5]]
+    assert series(panel_results, "Members to win back by day") == [
+        ["c-alpha", 2], ["c-beta", 1]]
+    changes = rows(panel_results, "Silence status changes by day")
+    assert {str(row[0]) for row in changes} == {f"{date_of_local_midnight()} 16:00:00"}
+    assert [row[1:] for row in changes] == [
+        ["churn_risk", 2], ["reactivated", 2], ["win_back", 1]]
+    assert series(panel_results, "Silence status changes by day", "c-alpha") == [
+        ["churn_risk", 2], ["reactivated", 1], ["win_back", 1]]
+    local_day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert rows(panel_results, "Silent members by community and day") == [
+        ["c-alpha", local_day, 120, 5, 2, pytest.approx(5 / 120), 1],
+        ["c-beta", local_day, 40, 3, 1, pytest.approx(3 / 40), 1]]
+    assert rows(panel_results, "Member layers by community (latest closed day)") == [
+        ["c-alpha", local_day, 2, 12, 48, 60, 0.1, 0.4, 0.5],
+        ["c-beta", local_day, 1, 3, 7, 30, 0.075, 0.175, 0.75]]
+    assert series(panel_results, "KOC members by day") == [["c-alpha", 2], ["c-beta", 1]]
+    assert series(panel_results, "KOC members by day", "c-alpha") == [["c-alpha", 2]]
+
+
+def test_member_panels_show_member_ref_never_ids(panel_results: dict[str, Any]) -> None:
+    """Sentiment and member dashboards never read a member id, not even counted: members
+    appear as counts or by the salted reference (the leaderboard's m-… values)."""
+    board_queries = {name: sql for name, sql in CLICKHOUSE_QUERIES.items()
+                     if name.startswith(("pulse-members/", "pulse-sentiment/"))}
+    assert len(board_queries) >= 20
+    for name, sql in board_queries.items():
+        assert not re.search(r"\bmember_id\b", sql), name
+    assert "member_ref AS member" in CLICKHOUSE_QUERIES["pulse-members/KOC leaderboard/A"]
+    for selection in ("all", "c-alpha"):
+        key = f"pulse-members/KOC leaderboard/A [{selection}]"
+        column = panel_results[key]["columns"].index("member")
+        members = {row[column] for row in panel_results[key]["rows"]}
+        assert members and all(re.fullmatch(r"m-[a-z0-9]+", m) for m in members), members
