@@ -23,7 +23,6 @@ IMAGES = {
     "clickhouse": "clickhouse/clickhouse-server",
     "prometheus": "prom/prometheus",
     "alertmanager": "prom/alertmanager",
-    "grafana": "grafana/grafana",
 }
 BUILT = ["worker", "alert-worker", "topics", "generator"]
 ONE_SHOT = {"topics", "generator"}
@@ -63,6 +62,24 @@ def test_required_services_and_images(services: dict[str, Any]) -> None:
         assert services[name]["build"]["dockerfile"] == "Dockerfile"
         assert services[name]["image"] == services["worker"]["image"], name
     assert "zookeeper" not in services
+
+
+def test_grafana_image_carries_a_pinned_clickhouse_plugin(services: dict[str, Any]) -> None:
+    """Built from deploy/grafana/Dockerfile: a pinned Grafana, the plugin installed at build
+    time in a directory outside the data volume, so a start needs no internet."""
+    build = services["grafana"]["build"]
+    dockerfile = (REPO / build["context"] / build["dockerfile"]).read_text()
+    (base,) = re.findall(r"^FROM\s+(\S+)", dockerfile, flags=re.M)
+    repo, _, tag = base.partition(":")
+    assert repo == "grafana/grafana" and tag and tag != "latest"
+    assert services["grafana"]["image"].endswith(f":{tag}")
+    install = re.search(r"plugins install grafana-clickhouse-datasource (\d+\.\d+\.\d+)",
+                        dockerfile)
+    assert install, "the ClickHouse plugin must be installed at a pinned version"
+    plugins = re.search(r"^ENV GF_PATHS_PLUGINS=(\S+)", dockerfile, flags=re.M)
+    assert plugins and not plugins.group(1).startswith("/var/lib/grafana")
+    volumes = [v.split(":")[1] for v in services["grafana"]["volumes"]]
+    assert not any(plugins.group(1).startswith(v) for v in volumes)
 
 
 def test_kafka_is_single_node_kraft(services: dict[str, Any]) -> None:
@@ -210,7 +227,7 @@ def test_config_files_mounted_where_the_services_read_them(services: dict[str, A
     dashboards_path = load_yaml(providers)["providers"][0]["options"]["path"]
     assert list(mount("grafana", dashboards_path).glob("*.json"))
     grafana = environment(services["grafana"])
-    assert "grafana-clickhouse-datasource" in grafana["GF_INSTALL_PLUGINS"]
+    assert "GF_INSTALL_PLUGINS" not in grafana, "the plugin is in the image, not downloaded"
     home = grafana["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert (mount("grafana", str(Path(home).parent)) / Path(home).name).is_file()
     assert set(environment(services["alertmanager"])) >= {"WECOM_CORP_ID", "WECOM_API_SECRET"}
