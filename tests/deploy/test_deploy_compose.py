@@ -190,13 +190,23 @@ def test_ports(services: dict[str, Any]) -> None:
     assert len(published) == len(set(published)), f"host port published twice: {published}"
 
 
+def volume_parts(volume: str | dict[str, Any]) -> tuple[str, str]:
+    """(source, target) of a short (``src:dst[:mode]``) or long (mapping) volume entry."""
+    if isinstance(volume, dict):
+        return volume["source"], volume["target"]
+    source, target = volume.split(":")[:2]
+    return source, target
+
+
 def test_volumes_and_mounts(compose: dict[str, Any], services: dict[str, Any]) -> None:
     declared = set(compose["volumes"])
     used: set[str] = set()
     for name, service in services.items():
         for volume in service.get("volumes", []):
-            source, target = volume.split(":")[:2]
+            source, target = volume_parts(volume)
             assert target.startswith("/"), (name, volume)
+            if source.startswith("${"):
+                continue  # the operator's directory (e.g. TLS_CERT_DIR)
             if source.startswith("."):
                 assert (REPO / source).exists(), f"{name}: {source} does not exist"
             else:
@@ -207,7 +217,7 @@ def test_volumes_and_mounts(compose: dict[str, Any], services: dict[str, Any]) -
 def test_config_files_mounted_where_the_services_read_them(services: dict[str, Any]) -> None:
     def mount(service: str, target: str) -> Path:
         for volume in services[service]["volumes"]:
-            source, mounted = volume.split(":")[:2]
+            source, mounted = volume_parts(volume)
             if mounted == target:
                 return REPO / source
         raise AssertionError(f"{service}: nothing mounted at {target}")
@@ -285,3 +295,24 @@ def test_the_wheel_ships_the_ddl_and_the_sentiment_model() -> None:
         package = next(p for p in path.parents if (p / "__init__.py").exists())
         relative = str(path.relative_to(package))
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+def test_tls_profile_terminates_https_for_console_and_grafana(services: dict[str, Any]) -> None:
+    """--profile tls: Caddy with the operator's certificate in front of the console and
+    Grafana; automatic certificates off (nothing fetched), a pinned image."""
+    proxy = services["tls-proxy"]
+    assert proxy["profiles"] == ["tls"]
+    repo, _, tag = proxy["image"].partition(":")
+    assert repo == "caddy" and tag and tag != "latest"
+    mounts = {target: source for source, target in map(volume_parts, proxy["volumes"])}
+    caddyfile = (REPO / mounts["/etc/caddy/Caddyfile"]).read_text()
+    assert "auto_https off" in caddyfile
+    sites = re.findall(r"^:(\d+) \{\n\ttls (\S+) (\S+)\n\treverse_proxy (\S+)\n\}", caddyfile,
+                       flags=re.M)
+    assert {(port, upstream) for port, _, _, upstream in sites} == {
+        ("8443", "worker:6066"), ("3443", "grafana:3000")}
+    certificates = next(target for target, source in mounts.items() if "TLS_CERT_DIR" in source)
+    assert all(cert.startswith(certificates) and key.startswith(certificates)
+               for _, cert, key, _ in sites)
+    published = {str(p).split(":")[-1] for p in proxy["ports"]}
+    assert published == {"8443", "3443"}
