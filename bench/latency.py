@@ -134,6 +134,20 @@ def alert_triggers(settings: Settings, sent_at: dict[str, float]) -> dict[tuple[
     return triggers
 
 
+DELIVERY_SETTLE_S = 30.0
+"""A revision the spread detector or timer published last may still be on its way when
+the committed offsets caught up: wait for it before stopping the workers."""
+
+
+def delivered_or_timeout(triggers: dict[tuple[str, int], Trigger],
+                         arrivals: dict[tuple[str, str, int], float]) -> None:
+    deadline = time.monotonic() + DELIVERY_SETTLE_S
+    while time.monotonic() < deadline and any(
+            (channel, incident, revision) not in arrivals
+            for incident, revision in triggers for channel in ("alertmanager", "wecom")):
+        time.sleep(0.2)
+
+
 def delivery_latencies(triggers: dict[tuple[str, int], Trigger],
                        arrivals: dict[tuple[str, str, int], float],
                        ) -> dict[str, float]:
@@ -243,12 +257,15 @@ def _measure(
     try:
         sent_at, achieved = paced_replay(records, settings, rate)
         produced = time.monotonic()
-        alive = lambda: all(w.healthy() for w in workers)  # noqa: E731
+        # alive = running: a busy metrics worker may answer /health after its 1 s timeout
+        alive = lambda: all(w.process.poll() is None for w in workers)  # noqa: E731
         wait_until_committed(roles[:alert_workers], alive, timeout=600)
         alerts_done = time.monotonic() - produced
         wait_until_committed(roles, alive, timeout=600)
         metrics_done = time.monotonic() - produced
         triggers = alert_triggers(settings, sent_at)
+        if arrivals is not None:
+            delivered_or_timeout(triggers, arrivals)
     finally:
         for worker in workers:
             worker.stop()
