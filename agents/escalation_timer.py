@@ -19,6 +19,7 @@ from pipeline.compute.escalation import (
     EscalationPolicy,
     due_commands,
     open_by_tier,
+    past_sla,
 )
 from pipeline.egress.encoders import command_record
 from pipeline.egress.paging import AlertDeliverer
@@ -47,4 +48,5 @@ def register(
                     await deliverer.repost(incident.alert)
         for tier, count in open_by_tier(states).items():
             ctx.prometheus.open_incidents.labels(tier).set(count)
+        ctx.prometheus.set_incidents_past_sla(past_sla(states, now))
         await ctx.publish(INCIDENT_COMMANDS, [command_record(c) for c in commands])

@@ -7,6 +7,8 @@ community is reported as ``_other``: the full detail lives in ClickHouse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 OTHER_COMMUNITY = "_other"
@@ -151,6 +153,12 @@ class PrometheusSeries:
             "pulse_open_incidents", "Incidents not yet resolved, by tier (this worker).",
             ["tier"], registry=registry,
         )
+        self.incidents_past_sla = Gauge(
+            "pulse_incidents_past_sla",
+            "Incidents whose deadline passed with the step not done, by community, tier and "
+            "SLA: respond (not acknowledged within 3 h), close_loop (not followed up within "
+            "48 h); this worker's partitions.", ["community", "tier", "sla"], registry=registry,
+        )
         self.alert_latency = Histogram(
             "pulse_alert_latency_seconds",
             "From the triggering message's Kafka timestamp to the alert being published.",
@@ -185,6 +193,17 @@ class PrometheusSeries:
         if event_time_s > self._watermarks.get(topic, 0.0):
             self._watermarks[topic] = event_time_s
             self.watermark.labels(topic).set(event_time_s)
+
+    def set_incidents_past_sla(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Replace every series of ``pulse_incidents_past_sla``: an incident acknowledged or
+        followed up since the last call drops out instead of staying at its old count."""
+        merged: dict[tuple[str, str, str], int] = {}
+        for (community, tier, sla), count in counts.items():
+            labels = (self.community_label(community), tier, sla)
+            merged[labels] = merged.get(labels, 0) + count
+        self.incidents_past_sla.clear()
+        for labels, count in merged.items():
+            self.incidents_past_sla.labels(*labels).set(count)
 
     def community_label(self, community_id: str) -> str:
         """Bounded label value for a community."""

@@ -52,6 +52,10 @@ def test_amtool_check_config(amtool: str) -> None:
     ("alertname=CommunityAnomaly community=c1 metric=messages severity=warning anomaly=a1",
      "community-operations"),
     ("alertname=Unexpected", "platform-oncall"),
+    ("alertname=PulseSevereIncidentPastSla team=community tier=severe community=c1 "
+     "incident=severe-past-sla sla=respond", "pulse-worker,management-crisis"),
+    ("alertname=PulseCommunityPositiveShareLow team=community tier=mild community=c1 "
+     "incident=positive-share-low", "pulse-worker,customer-service"),
 ])
 def test_routing(amtool: str, labels: str, receivers: str) -> None:
     result = run([amtool, "config", "routes", "test", f"--config.file={CONFIG}",

@@ -14,6 +14,7 @@ from pipeline.compute.escalation.batch import (
     grade_batch,
     incident_clock,
     open_by_tier,
+    past_sla,
 )
 from pipeline.compute.escalation.community import CommunityState
 from pipeline.compute.escalation.grading import assess, handle_command
@@ -30,6 +31,7 @@ __all__ = [
     "grade_batch",
     "incident_clock",
     "open_by_tier",
+    "past_sla",
     "DEFAULT_POLICY",
     "PAGING_EVENTS",
     "CommunityState",

@@ -105,6 +105,27 @@ def due_commands(
     return due
 
 
+SLAS = ("respond", "close_loop")
+"""The deadlines a worker can judge: respond (受理) within 3 h and close the loop (回访)
+within 48 h.  The statement deadline of a severe incident is not here: no event records
+a statement."""
+
+
+def past_sla(states: Iterable[CommunityState], now: datetime,
+             ) -> dict[tuple[str, Tier, str], int]:
+    """Incidents whose deadline has passed with its step not done, per (community, tier,
+    SLA): not acknowledged by ``respond_by``, not followed up by ``close_loop_by``."""
+    counts: Counter[tuple[str, Tier, str]] = Counter()
+    for state in states:
+        for incident in state.incidents.values():
+            alert = incident.alert
+            if alert.status == "open" and now > alert.sla.respond_by:
+                counts[(alert.community_id, alert.tier, "respond")] += 1
+            if alert.status != "followed_up" and now > alert.sla.close_loop_by:
+                counts[(alert.community_id, alert.tier, "close_loop")] += 1
+    return dict(counts)
+
+
 def open_by_tier(states: Iterable[CommunityState]) -> dict[Tier, int]:
     """Open incidents per tier (every tier present, zeros included, for the gauges)."""
     counts: Counter[str] = Counter(

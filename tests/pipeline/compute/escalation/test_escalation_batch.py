@@ -11,6 +11,7 @@ from pipeline.compute.escalation import (
     grade_batch,
     incident_clock,
     open_by_tier,
+    past_sla,
 )
 from schemas.alerts import IncidentCommand
 from tests.pipeline.compute.escalation.factory import Table, at, negative, wire_copy
@@ -90,3 +91,19 @@ def test_open_incidents_are_counted_for_every_tier() -> None:
     counts = open_by_tier([table.state("c1"), table.state("c2")])
     assert counts == {"mild": 2, "moderate": 0, "severe": 0}
     assert open_by_tier([]) == {"mild": 0, "moderate": 0, "severe": 0}
+
+
+def test_incidents_past_their_sla_are_counted_per_community_tier_and_deadline() -> None:
+    table = Table()
+    table.run([negative("m1", 0)])
+    table.run([negative("m9", 0, community="c2")], community="c2")
+    states = [table.state("c1"), table.state("c2")]
+    assert past_sla(states, at(179)) == {}
+    assert past_sla(states, at(181)) == {("c1", "mild", "respond"): 1,
+                                         ("c2", "mild", "respond"): 1}
+    (c1_incident,) = states[0].incidents.values()
+    c1_incident.alert = c1_incident.alert.model_copy(update={"status": "acknowledged"})
+    (c2_incident,) = states[1].incidents.values()
+    c2_incident.alert = c2_incident.alert.model_copy(update={"status": "followed_up"})
+    assert past_sla(states, at(181)) == {}
+    assert past_sla(states, at(48 * 60 + 1)) == {("c1", "mild", "close_loop"): 1}
