@@ -25,12 +25,16 @@ from pipeline.egress.encoders import command_record
 from pipeline.egress.paging import AlertDeliverer
 from pipeline.runtime.context import PipelineContext
 from pipeline.topics import INCIDENT_COMMANDS
+from schemas.alerts import TIERS
 
 
 def register(
     ctx: PipelineContext, tables: IncidentTables, deliverer: AlertDeliverer,
     policy: EscalationPolicy,
 ) -> None:
+    for tier in TIERS:  # 0 until the first round (30 s in), not "no data" on a dashboard
+        ctx.prometheus.open_incidents.labels(tier).set(0)
+
     @ctx.app.timer(interval=ctx.settings.escalation_check_interval_s)
     async def escalate_overdue() -> None:
         now = datetime.now(UTC)

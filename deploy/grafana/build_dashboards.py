@@ -191,8 +191,44 @@ def top_communities(limit: int, table: str = "community_activity_minute",
     GROUP BY community_id ORDER BY sum(messages) DESC LIMIT {limit})"""
 
 
-def community_activity() -> Json:
+OVERVIEW_HEALTH = ("Health report by community (latest day in range)",
+                   "Membership conflicts by community", "Membership conflicts by kind")
+"""Day-health panels that compare communities: on the overview, not the detail board."""
+
+
+def community_overview() -> Json:
+    """Every community at a glance: activity, the busiest, dead letters, the day report."""
     layout = Layout()
+    panels, sizes = activity_panels()
+    placed = [layout.place(p, w, h) for p, (w, h) in zip(panels, sizes, strict=True)]
+    placed.append(layout.row("Health by community (day)"))
+    placed += [layout.place(p, w, h) for p, w, h in health_day_panels()
+               if p["title"] in OVERVIEW_HEALTH]
+    return dashboard("pulse-community-overview", "Community overview",
+                     "All communities at a glance from ClickHouse (event time): activity, the "
+                     "busiest communities, rejected input and each community's latest day "
+                     "against its targets; open one in 'Community in detail'.", placed,
+                     community_variables(), "Asia/Shanghai", "1m")
+
+
+def community_activity() -> Json:
+    """The selected communities in detail: day health over time, and hour windows."""
+    layout = Layout()
+    placed: list[Json] = []
+    detail = [(p, w, h) for p, w, h in health_day_panels() if p["title"] not in OVERVIEW_HEALTH]
+    for title, section in (("Community health (day)", detail),
+                           ("Community activity (hour)", activity_hour_panels())):
+        placed.append(layout.row(title))
+        placed += [layout.place(p, w, h) for p, w, h in section]
+    return dashboard("pulse-community-activity", "Community in detail",
+                     "The selected communities over time from ClickHouse (event time): DAU / "
+                     "WAU / MAU, interaction and UGC rates against their targets, membership, "
+                     "3+2 slots, hot words, and hour windows.", placed,
+                     community_variables(), "Asia/Shanghai", "1m")
+
+
+def activity_panels() -> tuple[list[Json], list[tuple[int, int]]]:
+    """Activity of the selected communities (all by default) and rejected input."""
     minute_where = f"WHERE $__timeFilter(window_start) AND {COMMUNITY_FILTER}"
     chat_where = f"WHERE $__timeFilter(ts) AND {COMMUNITY_FILTER}"
     panels = [
@@ -277,14 +313,7 @@ ORDER BY rejected DESC
 LIMIT 50""", TABLE)),
     ]
     sizes = [(6, 4)] * 4 + [(16, 9), (8, 9), (12, 8), (12, 8), (12, 8), (12, 8)]
-    placed = [layout.place(p, w, h) for p, (w, h) in zip(panels, sizes, strict=True)]
-    for title, section in (("Community health (day)", health_day_panels()),
-                           ("Community activity (hour)", activity_hour_panels())):
-        placed.append(layout.row(title))
-        placed += [layout.place(p, w, h) for p, w, h in section]
-    return dashboard("pulse-community-activity", "Community activity",
-                     "Per-community activity from ClickHouse (event time).", placed,
-                     community_variables(), "Asia/Shanghai", "1m")
+    return panels, sizes
 
 
 # --- Community health (ClickHouse hour and day windows) ----------------------------
@@ -1563,6 +1592,7 @@ def member_lifecycle() -> Json:
 
 
 DASHBOARDS = {
+    "community-overview.json": community_overview,
     "community-activity.json": community_activity,
     "pipeline-health.json": pipeline_health,
     "campaigns-sales.json": campaigns_sales,

@@ -97,7 +97,7 @@ def test_committed_dashboards_are_builder_output(tmp_path: Path) -> None:
 def test_dashboards_are_well_formed() -> None:
     boards = dashboards()
     assert {b["title"] for b in boards.values()} >= {
-        "Community activity", "Pipeline health", "Campaigns and sales",
+        "Community overview", "Community in detail", "Pipeline health", "Campaigns and sales",
         "Sentiment and incidents", "Member lifecycle"}
     assert len({b["uid"] for b in boards.values()}) == len(boards)
     for board in boards.values():
@@ -135,26 +135,34 @@ def rows_of(board: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_community_health_rows() -> None:
+    """The overview compares communities; the detail board follows the selected ones."""
+    overview = dashboards()["community-overview.json"]
+    assert overview["uid"] == "pulse-community-overview"
+    compared = rows_of(overview)["Health by community (day)"]
+    assert compared == ["Health report by community (latest day in range)",
+                        "Membership conflicts by community", "Membership conflicts by kind"]
+    by_title = {panel["title"]: panel for panel in panels(overview)}
+    for title in compared[:-1]:
+        assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
+    assert by_title[compared[-1]]["datasource"]["type"] == "prometheus"
     board = dashboards()["community-activity.json"]
+    assert board["title"] == "Community in detail"
     grouped = rows_of(board)
     assert list(grouped) == ["Community health (day)", "Community activity (hour)"]
     assert grouped["Community health (day)"] == [
-        "Health report by community (latest day in range)", "DAU / WAU / MAU",
-        "Stickiness (DAU / MAU)", "Interaction rate", "Real interaction rate (DAU / members)",
-        "UGC share by day", "Interactions per member per month", "Member count by day",
+        "DAU / WAU / MAU", "Stickiness (DAU / MAU)", "Interaction rate",
+        "Real interaction rate (DAU / members)", "UGC share by day",
+        "Interactions per member per month", "Member count by day",
         "Joins, leaves, removals and net growth", "Slot share (3+2)",
-        "Interactions by local hour (3+2 slots)", "Hot words",
-        "Membership conflicts by community", "Membership conflicts by kind"]
+        "Interactions by local hour (3+2 slots)", "Hot words"]
     assert grouped["Community activity (hour)"] == [
         "Messages by sender role", "Speakers vs active members", "Mechanical and copy share",
         "Member count by hour"]
     by_title = {panel["title"]: panel for panel in panels(board)}
     for title in grouped["Community activity (hour)"]:
         assert "community_activity_hour FINAL" in by_title[title]["targets"][0]["rawSql"]
-    health = grouped["Community health (day)"]
-    for title in health[:-1]:
+    for title in grouped["Community health (day)"]:
         assert "community_health_day FINAL" in by_title[title]["targets"][0]["rawSql"]
-    assert by_title[health[-1]]["datasource"]["type"] == "prometheus"
 
 
 def test_community_health_targets() -> None:
@@ -168,7 +176,8 @@ def test_community_health_targets() -> None:
         defaults = by_title[title]["fieldConfig"]["defaults"]
         assert [step["value"] for step in defaults["thresholds"]["steps"]] == [None, target]
         assert defaults["custom"]["thresholdsStyle"]["mode"] == "dashed", title
-    report = by_title["Health report by community (latest day in range)"]
+    overview = {panel["title"]: panel for panel in panels(dashboards()["community-overview.json"])}
+    report = overview["Health report by community (latest day in range)"]
     cell_targets = {}
     for override in report["fieldConfig"]["overrides"]:
         for prop in override["properties"]:
