@@ -25,10 +25,11 @@ def worker(
     """Run a Faust worker (configured by PULSE_* variables)."""
 
     from pipeline.app.factory import create_app
-    from pipeline.runtime.process import die_with_parent
+    from pipeline.runtime.process import die_with_parent, dump_stacks_on_signal
     from pipeline.runtime.stopping import BoundedStopWorker
 
     die_with_parent()
+    dump_stacks_on_signal()
     settings = load_settings(**({"worker_role": role} if role else {}))
     faust_worker = BoundedStopWorker(create_app(settings), loglevel=loglevel,
                                      stop_timeout_s=settings.shutdown_timeout_s)

@@ -22,6 +22,7 @@ from pipeline.devtools.progress import wait_until_committed as _wait
 from pipeline.devtools.report import PipelineReport, read_report
 from pipeline.devtools.stack import BrokerProcess, WorkerProcess, free_port, prepare
 from pipeline.egress.clickhouse.client import connect
+from pipeline.runtime.process import DUMP_STACKS_SIGNAL
 from pipeline.topics import ACTIVITY_MINUTE, CHAT_MESSAGES, SENTIMENT_ALERTS, TopicSpec
 from schemas.alerts import Alert
 
@@ -227,8 +228,17 @@ def assert_one_incident_per_episode(stream, incidents: dict[str, Alert]) -> None
 
 
 def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: float = 300) -> None:
-    """Block until the worker's consumer group has committed every input record."""
-    _wait(settings, lambda: worker.process is not None and worker.process.poll() is None, timeout)
+    """Block until the worker's consumer group has committed every input record; on a
+    timeout the worker first writes its threads' stacks to its log (a hung worker's
+    event loop cannot log anything itself)."""
+    try:
+        _wait(settings, lambda: worker.process is not None and worker.process.poll() is None,
+              timeout)
+    except TimeoutError:
+        if worker.process is not None and worker.process.poll() is None:
+            worker.process.send_signal(DUMP_STACKS_SIGNAL)
+            time.sleep(1)
+        raise
 
 
 def kill_midway_and_resume(settings: Settings, total: int, log_dir: Path,

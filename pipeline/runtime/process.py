@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import logging
 import os
 import signal
@@ -12,11 +13,20 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+DUMP_STACKS_SIGNAL = signal.SIGRTMIN
+"""``kill -s RTMIN <pid>`` writes every thread's Python stack to the worker's stderr."""
+
 STOP_OVERDUE_EXIT = 75
 """Exit code of a worker whose stop took longer than allowed (EX_TEMPFAIL: start again)."""
 
 PARENT_PID_ENV = "COMMUNITY_PULSE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
+
+
+def dump_stacks_on_signal() -> None:
+    """Let an operator (or a test) see where a worker is stuck, even when its event loop
+    is blocked: mode's SIGUSR1 dump runs on the loop, faulthandler's in C."""
+    faulthandler.register(DUMP_STACKS_SIGNAL, all_threads=True, chain=False)
 
 
 def die_with_parent(expected: int | None = None) -> None:

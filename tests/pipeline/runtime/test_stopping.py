@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from pipeline.runtime.process import STOP_OVERDUE_EXIT, exit_if_not_stopped
+from pipeline.runtime.process import DUMP_STACKS_SIGNAL, STOP_OVERDUE_EXIT, exit_if_not_stopped
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -71,3 +71,27 @@ def test_a_worker_whose_stop_hangs_exits_after_a_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_blocked_process_dumps_its_stacks_on_the_signal(tmp_path: Path) -> None:
+    """faulthandler answers in C: a loop blocked in a long call still shows where."""
+    script = tmp_path / "blocked.py"
+    script.write_text(
+        "import time\n"
+        "from pipeline.runtime.process import dump_stacks_on_signal\n"
+        "dump_stacks_on_signal()\n"
+        "print('ready', flush=True)\n"
+        "def stuck_in_a_blocking_call():\n"
+        "    time.sleep(30)\n"
+        "stuck_in_a_blocking_call()\n")
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=Path.cwd())
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        process.send_signal(DUMP_STACKS_SIGNAL)
+        threading.Event().wait(1)
+        assert process.poll() is None, "the dump must not end the process"
+    finally:
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+    assert "stuck_in_a_blocking_call" in stderr and "Current thread" in stderr
