@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,15 @@ class Layout:
             self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
         return self.place({"type": "row", "title": title, "collapsed": False, "panels": []},
                           24, 1)
+
+    def sections(self, sections: Iterable[tuple[str, Iterable[tuple[Json, int, int]]]],
+                 ) -> list[Json]:
+        """Each section as a row header followed by its (panel, width, height) entries."""
+        placed: list[Json] = []
+        for title, section in sections:
+            placed.append(self.row(title))
+            placed += [self.place(p, w, h) for p, w, h in section]
+        return placed
 
 
 def sql(query: str, fmt: int, ref: str = "A") -> Json:
@@ -201,9 +211,8 @@ def community_overview() -> Json:
     layout = Layout()
     panels, sizes = activity_panels()
     placed = [layout.place(p, w, h) for p, (w, h) in zip(panels, sizes, strict=True)]
-    placed.append(layout.row("Health by community (day)"))
-    placed += [layout.place(p, w, h) for p, w, h in health_day_panels()
-               if p["title"] in OVERVIEW_HEALTH]
+    compared = [(p, w, h) for p, w, h in health_day_panels() if p["title"] in OVERVIEW_HEALTH]
+    placed += layout.sections((("Health by community (day)", compared),))
     return dashboard("pulse-community-overview", "Community overview",
                      "All communities at a glance from ClickHouse (event time): activity, the "
                      "busiest communities, rejected input and each community's latest day "
@@ -214,12 +223,9 @@ def community_overview() -> Json:
 def community_activity() -> Json:
     """The selected communities in detail: day health over time, and hour windows."""
     layout = Layout()
-    placed: list[Json] = []
     detail = [(p, w, h) for p, w, h in health_day_panels() if p["title"] not in OVERVIEW_HEALTH]
-    for title, section in (("Community health (day)", detail),
-                           ("Community activity (hour)", activity_hour_panels())):
-        placed.append(layout.row(title))
-        placed += [layout.place(p, w, h) for p, w, h in section]
+    placed = layout.sections((("Community health (day)", detail),
+                              ("Community activity (hour)", activity_hour_panels())))
     return dashboard("pulse-community-activity", "Community in detail",
                      "The selected communities over time from ClickHouse (event time): DAU / "
                      "WAU / MAU, interaction and UGC rates against their targets, membership, "
@@ -1122,12 +1128,10 @@ ORDER BY depth""", TABLE)], "short",
 def campaigns_sales() -> Json:
     layout = Layout()
     placed: list[Json] = []
-    for title, section in (("Campaign funnel", funnel_panels()),
-                           ("Sales (all communities)", sales_panels()),
-                           ("Sales by community, campaign and channel", breakdown_panels()),
-                           ("Attribution and fission", attribution_panels())):
-        placed.append(layout.row(title))
-        placed += [layout.place(p, w, h) for p, w, h in section]
+    placed += layout.sections((("Campaign funnel", funnel_panels()),
+                               ("Sales (all communities)", sales_panels()),
+                               ("Sales by community, campaign and channel", breakdown_panels()),
+                               ("Attribution and fission", attribution_panels())))
     return dashboard("pulse-campaigns-sales", "Campaigns and sales",
                      "Campaign funnels, conversion alerts and sales (orders, GMV, refunds, "
                      "buyers) from ClickHouse and the workers' live gauges. No member ids.",
@@ -1417,11 +1421,9 @@ def sentiment_live_panels() -> list[tuple[Json, int, int]]:
 def sentiment_incidents() -> Json:
     layout = Layout()
     placed = [layout.place(p, w, h) for p, w, h in sentiment_stats()]
-    for title, section in (("Sentiment (positive target ≥ 60%)", sentiment_panels()),
-                           ("Incidents (轻度 / 中度 / 重度) and SLAs", incident_panels()),
-                           ("Live (Prometheus)", sentiment_live_panels())):
-        placed.append(layout.row(title))
-        placed += [layout.place(p, w, h) for p, w, h in section]
+    placed += layout.sections((("Sentiment (positive target ≥ 60%)", sentiment_panels()),
+                               ("Incidents (轻度 / 中度 / 重度) and SLAs", incident_panels()),
+                               ("Live (Prometheus)", sentiment_live_panels())))
     return dashboard("pulse-sentiment", "Sentiment and incidents",
                      "Positive and negative share of member messages, sentiment incidents by "
                      "tier, their SLAs and escalations (ClickHouse), and the workers' live "
@@ -1576,13 +1578,11 @@ def retention_live_panel() -> tuple[Json, int, int]:
 def member_lifecycle() -> Json:
     layout = Layout()
     placed: list[Json] = []
-    for title, section in (
+    placed += layout.sections((
             ("Retention (join cohorts)",
              [retention_heatmap(), *retention_panels(), retention_live_panel()]),
             ("Silent members (沉默成员)", silent_member_panels()),
-            ("KOC and member layers (核心 / 参与 / 围观)", [*profile_panels(), *layer_panels()])):
-        placed.append(layout.row(title))
-        placed += [layout.place(p, w, h) for p, w, h in section]
+            ("KOC and member layers (核心 / 参与 / 围观)", [*profile_panels(), *layer_panels()])))
     return dashboard("pulse-members", "Member lifecycle",
                      "Retention of join cohorts, silent members (churn risk, win back, "
                      "reactivated), KOC and member layers (ClickHouse and the workers' live "
