@@ -17,7 +17,7 @@ from kafka import KafkaConsumer
 from pipeline.app.settings import Settings, load_settings
 from pipeline.compute.escalation import DEFAULT_POLICY
 from pipeline.devtools.escalation_replay import episode_tiers, from_stream, in_event_time
-from pipeline.devtools.generator import GeneratorConfig
+from pipeline.devtools.generator import GeneratorConfig, produce
 from pipeline.devtools.progress import wait_until_committed as _wait
 from pipeline.devtools.report import PipelineReport, read_report
 from pipeline.devtools.stack import BrokerProcess, WorkerProcess, free_port, prepare
@@ -239,6 +239,18 @@ def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: flo
             worker.process.send_signal(DUMP_STACKS_SIGNAL)
             time.sleep(1)
         raise
+
+
+def run_until_committed(settings: Settings, records: list, log_path: Path) -> None:
+    """Start a worker, produce ``records``, wait until its group committed them, stop it
+    (chdb is one process's: readers open the data directory after this)."""
+    worker = WorkerProcess(settings, log_path)
+    worker.start()
+    try:
+        produce(records, settings)
+        wait_until_committed(settings, worker)
+    finally:
+        worker.stop()
 
 
 def kill_midway_and_resume(settings: Settings, total: int, log_dir: Path,

@@ -43,6 +43,7 @@ from tests.support import (
     check_published_contracts,
     clickhouse_report,
     latest,
+    run_until_committed,
     wait_until_committed,
 )
 
@@ -181,13 +182,7 @@ def test_episodes_become_graded_alerts_delivered_to_moderators(
 
 def test_clean_stream_raises_no_severe_alert(pipeline_settings: Settings, tmp_path: Path) -> None:
     stream = generate(EPISODES_CLEAN_STREAM)
-    worker = WorkerProcess(pipeline_settings, tmp_path / "worker.log")
-    worker.start()
-    try:
-        produce(stream.records, pipeline_settings)
-        wait_until_committed(pipeline_settings, worker)
-    finally:
-        worker.stop()
+    run_until_committed(pipeline_settings, stream.records, tmp_path / "worker.log")
     incidents = latest(alert_records(pipeline_settings))
     assert not [a for a in incidents.values() if a.tier == "severe"]
     assert all(orjson.loads(a.model_dump_json())["community_id"] for a in incidents.values())

@@ -33,7 +33,7 @@ from pipeline.privacy.requests import subject_of
 from pipeline.privacy.state import changelog_name, changelogs, latest_values, state_entries
 from pipeline.privacy.topics import KafkaReader
 from pipeline.topics import CHAT_MESSAGES, MEMBER_STATUS, SALES_TOTALS
-from tests.support import PRIVACY_STREAM, read_topic, wait_until_committed
+from tests.support import PRIVACY_STREAM, read_topic, run_until_committed, wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -177,13 +177,7 @@ def another_message_in(stream: list, community: str, member: str):
 def test_export_then_delete_a_member(pipeline_settings: Settings, tmp_path: Path) -> None:
     settings = pipeline_settings
     stream = generate(PRIVACY_STREAM)
-    worker = WorkerProcess(settings, tmp_path / "worker.log")
-    worker.start()
-    try:
-        produce(stream.records, settings)
-        wait_until_committed(settings, worker)
-    finally:
-        worker.stop()  # chdb: one process per data directory, the CLI's turn now
+    run_until_committed(settings, stream.records, tmp_path / "worker.log")  # then the CLI's
 
     member = pick_member(settings)
     subject = subject_of(settings, member, None)

@@ -17,12 +17,11 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from pipeline.app.settings import Settings
-from pipeline.devtools.generator import generate, produce
+from pipeline.devtools.generator import generate
 from pipeline.devtools.kafka_broker import BrokerSecurity, KafkaBroker
 from pipeline.devtools.report import compare_minutes, truth_minute_counts
-from pipeline.devtools.stack import WorkerProcess
 from pipeline.runtime.kafka_clients import kafka_python_options
-from tests.support import CLEAN_STREAM, clickhouse_report, settings_on, wait_until_committed
+from tests.support import CLEAN_STREAM, clickhouse_report, run_until_committed, settings_on
 from tests.tls_support import Certificates, make_certificates
 
 pytestmark = pytest.mark.integration
@@ -60,13 +59,7 @@ def test_a_worker_on_tls_and_sasl_counts_exactly(secure_broker: KafkaBroker,
                                                  tmp_path: Path) -> None:
     settings = secure_settings(secure_broker, tmp_path, certificates)
     stream = generate(CLEAN_STREAM)
-    worker = WorkerProcess(settings, tmp_path / "worker.log")
-    worker.start()
-    try:
-        produce(stream.records, settings)
-        wait_until_committed(settings, worker)
-    finally:
-        worker.stop()
+    run_until_committed(settings, stream.records, tmp_path / "worker.log")
     report = clickhouse_report(settings)
     assert compare_minutes(report.minute_counts, truth_minute_counts(stream.truth)) == []
     assert PASSWORD not in (tmp_path / "worker.log").read_text()
