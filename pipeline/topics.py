@@ -4,6 +4,14 @@ Chat and member events are keyed by community id so that all state of one
 community lives on one partition (and one worker).  Topics are created
 idempotently at start-up; retention is always set explicitly because some
 brokers (Tansu) report only explicitly set configs.
+
+Record timestamps are the broker's append time (``LogAppendTime``), never the
+producer's: retention then counts from when a record arrived.  With producer
+timestamps, a producer that stamps records with their event time (a backfill,
+a bridge sending its buffer after an outage, our generator) hands the broker
+records that are already "older than retention", and Kafka deletes them at its
+next retention check, before any worker has read them.  Event time always comes
+from the payload (``ts``), so nothing downstream loses by this.
 """
 
 from __future__ import annotations
@@ -33,9 +41,11 @@ class TopicSpec:
     compacted: bool = False
 
     def configs(self) -> dict[str, str]:
-        configs = {"retention.ms": str(self.retention_ms)}
-        configs["cleanup.policy"] = "compact" if self.compacted else "delete"
-        return configs
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "message.timestamp.type": "LogAppendTime",  # module docstring
+        }
 
 
 CHAT_MESSAGES = TopicSpec(

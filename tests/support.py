@@ -234,11 +234,13 @@ def wait_until_committed(settings: Settings, worker: WorkerProcess, timeout: flo
     try:
         _wait(settings, lambda: worker.process is not None and worker.process.poll() is None,
               timeout)
-    except TimeoutError:
+    except TimeoutError as timeout_error:
         if worker.process is not None and worker.process.poll() is None:
             worker.process.send_signal(DUMP_STACKS_SIGNAL)
             time.sleep(1)
-        raise
+        tail = worker.log_path.read_text(errors="replace").splitlines()[-200:]
+        raise TimeoutError(f"{timeout_error}\n--- {worker.log_path} (tail) ---\n"
+                           + "\n".join(tail)) from None
 
 
 def run_until_committed(settings: Settings, records: list, log_path: Path) -> None:

@@ -1405,7 +1405,7 @@ def sentiment_live_panels() -> list[tuple[Json, int, int]]:
               overrides=[{"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [
                   {"id": "thresholds",
                    "value": thresholds((None, "green"), (1, "red"))["thresholds"]}]}]), 6, 6),
-        (timeseries("Alert latency", "From the triggering message's Kafka timestamp to its "
+        (timeseries("Alert latency", "From the triggering message's arrival at the broker to its "
                     "alert being published, p50 and p99 (pulse_alert_latency_seconds): "
                     "grading within seconds, against the handbooks' 1 hour.", [
                         promql("histogram_quantile(0.5, sum by (le) (rate("

@@ -161,7 +161,8 @@ class PrometheusSeries:
         )
         self.alert_latency = Histogram(
             "pulse_alert_latency_seconds",
-            "From the triggering message's Kafka timestamp to the alert being published.",
+            "From the triggering message's arrival at the broker (its Kafka timestamp, "
+            "LogAppendTime) to the alert being published.",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
