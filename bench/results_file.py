@@ -9,7 +9,7 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results.json"
 
 
-def merge_into_results(entries: list[dict], prefix: str, stamp: str,
+def merge_into_results(entries: list[dict], prefix: str | tuple[str, ...], stamp: str,
                        path: Path = RESULTS) -> None:
     """Replace the entries named ``prefix*`` and record when under ``stamp``; keep the
     others, so ``make eval`` or one latency run does not undo the rest of a bench run."""

@@ -193,6 +193,7 @@ def main() -> None:
     finally:
         broker.stop()
     entries += members_rss_entries(work)
+    entries += sink_entries()
     entries += anomaly_quality_entries()
     entries += sentiment_entries()
     entries += feedback_entries()
@@ -225,6 +226,14 @@ def members_rss_entries(work: Path) -> list[dict]:
     except Exception as exc:  # noqa: BLE001 - keep the other entries of a long run
         console.print(f"[red]members RSS benchmark failed[/red]: {exc!r} (logs in {work})")
         return []
+
+
+def sink_entries() -> list[dict]:
+    """The ClickHouse sink against a raw insert of the same rows (bench/sink_insert.py;
+    chdb in this process: nothing before it here opens one)."""
+    from bench.sink_insert import run
+
+    return run(say=console.print)
 
 
 def anomaly_quality_entries() -> list[dict]:

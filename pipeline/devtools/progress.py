@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from faust.types import TP
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from pipeline.app.settings import Settings
 from pipeline.runtime.faust_support import true_end_offsets
@@ -46,16 +47,32 @@ def log_end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartitio
 
 
 def committed_offsets(
-    settings: Settings, partitions: list[TopicPartition]
+    settings: Settings, partitions: list[TopicPartition], admin: KafkaAdminClient | None = None,
 ) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id,
-        enable_auto_commit=False, **kafka_python_options(settings),
-    )
+    """The group's committed offset of each partition (0 where none), in one request
+    (a consumer's ``committed`` asks once per partition); ``admin`` to reuse a client."""
+    client = admin or _admin(settings)
+    deadline = time.monotonic() + 30
     try:
-        return {tp: consumer.committed(tp) or 0 for tp in partitions}
+        while True:
+            try:
+                found = client.list_group_offsets(
+                    {settings.group_id: partitions})[settings.group_id]
+                break
+            except KafkaError as error:  # e.g. no coordinator yet on a fresh broker
+                if not error.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
-        consumer.close()
+        if admin is None:
+            client.close()
+    return {tp: max(found[tp].offset, 0) if tp in found else 0 for tp in partitions}
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                            client_id=f"{settings.app_id}-progress",
+                            **kafka_python_options(settings))
 
 
 def wait_until_committed(
@@ -96,13 +113,17 @@ def _wait_for_group(
     timeout: float,
 ) -> None:
     current: dict[TopicPartition, int] = {}
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError("worker died before committing its input")
-        current = committed_offsets(settings, list(ends))
-        if all(current[tp] >= end for tp, end in ends.items()):
-            return
-        time.sleep(0.5)
+    admin = _admin(settings)
+    try:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise RuntimeError("worker died before committing its input")
+            current = committed_offsets(settings, list(ends), admin)
+            if all(current[tp] >= end for tp, end in ends.items()):
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
     raise TimeoutError(
         f"{settings.group_id}: input not committed after {timeout}s: {current} < {ends}"
     )

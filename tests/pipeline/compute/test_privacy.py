@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.compute.privacy import mask_pii
+from pipeline.compute.privacy import apply_rules, mask_pii
 
 PII_CORPUS = [
     ("我的电话13812345678，有事打给我", "13812345678"),
@@ -26,6 +28,9 @@ PII_CORPUS = [
     ("广东省深圳市南山区科技园路1号", "科技园路1号"),
     ("邮箱 zhang.san@example.com", "zhang.san"),
     ("座机021-12345678", "12345678"),
+    ("加我wechat: zhangsan88", "zhangsan88"),  # keywords without digits to spare
+    ("weixin：lisi_ok", "lisi_ok"),
+    ("联系@客服 或者 mail:li.si@example.org", "li.si"),
 ]
 
 
@@ -76,3 +81,19 @@ def test_every_personal_value_in_a_generated_stream_is_masked() -> None:
         masked = mask_pii(texts[pii.message_id])
         for kind, value in zip(pii.kinds, pii.values, strict=True):
             assert value not in masked, f"{kind} survived: {masked}"
+
+
+PIECES = ["@", "@小美", "a@b.cn", "wx", "WeChat", "weixin", "微信", "vx", "QQ", "扣扣", "：", ": ",
+          "zhang_88", "哪里", "知道", "路", "街", "里", "村", "12", "1234", "88号", "5栋", "201室",
+          "北京市", "朝阳区", "建国", "13812345678", "021-12345678", "110101199003071234",
+          " ", "，", "好的", "收到"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_the_quick_check_never_skips_text_a_rule_would_change(text: str) -> None:
+    assert mask_pii(text) == apply_rules(text)
+
+
+def test_the_quick_check_passes_mentions_and_common_words_untouched() -> None:
+    for text in ("@小美 你知道哪里能买到吗", "这里的道理大家都知道", "@all 今晚八点直播"):
+        assert mask_pii(text) == text == apply_rules(text)
