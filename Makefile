@@ -42,9 +42,11 @@ test: setup system-deps kafka-deps
 	$(BIN)/python -m pytest
 
 # Kill-and-restart, 30 times on each store (tests/soak), and the 5-minute paging outage
-# (tests/faults); CI runs it after `make test`.
+# (tests/faults); CI runs it after `make test`.  The three run side by side (pytest-xdist,
+# a broker each): most of their time is waiting (a killed worker's group session to
+# expire, the outage), so together they take about as long as the longest alone.
 soak: setup system-deps kafka-deps
-	$(BIN)/python -m pytest -m soak tests/soak tests/faults
+	$(BIN)/python -m pytest -m soak -n 3 --dist load tests/soak tests/faults
 
 lint: setup
 	$(BIN)/ruff check .

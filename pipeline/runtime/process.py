@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-DUMP_STACKS_SIGNAL = signal.SIGRTMIN
-"""``kill -s RTMIN <pid>`` writes every thread's Python stack to the worker's stderr."""
+DUMP_STACKS_SIGNAL = signal.SIGRTMIN + 1
+"""``kill -s RTMIN+1 <pid>`` writes every thread's Python stack to the worker's stderr.
+Not ``SIGRTMIN`` itself: chdb (ClickHouse in the worker's process) installs its own
+handler for it when it starts, after ours, and the dump never came."""
 
 STOP_OVERDUE_EXIT = 75
 """Exit code of a worker whose stop took longer than allowed (EX_TEMPFAIL: start again)."""

@@ -74,14 +74,18 @@ def test_a_worker_whose_stop_hangs_exits_after_a_sigterm() -> None:
 
 
 def test_a_blocked_process_dumps_its_stacks_on_the_signal(tmp_path: Path) -> None:
-    """faulthandler answers in C: a loop blocked in a long call still shows where."""
+    """faulthandler answers in C: a loop blocked in a long call still shows where, also
+    once chdb (which takes SIGRTMIN for itself) has started in the process, as in a
+    metrics worker."""
     script = tmp_path / "blocked.py"
     script.write_text(
         "import time\n"
         "from pipeline.runtime.process import dump_stacks_on_signal\n"
         "dump_stacks_on_signal()\n"
-        "print('ready', flush=True)\n"
+        "from chdb import session\n"
+        f"session.Session({str(tmp_path / 'chdb')!r}).query('SELECT 1')\n"
         "def stuck_in_a_blocking_call():\n"
+        "    print('ready', flush=True)\n"
         "    time.sleep(30)\n"
         "stuck_in_a_blocking_call()\n")
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
