@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         description="A partition with records beyond its committed offset whose committed "
         "offset has not moved for this long turns /health to 503 (status stalled).",
     )
+    commit_stall_rewind_s: float = Field(
+        120.0, ge=0,
+        description="A partition stalled this long whose records the worker has read past "
+        "its committed offset, with none of them queued or being processed, lost them "
+        "inside the worker: it is fetched again from its committed offset (0: never).",
+    )
     shutdown_timeout_s: float = Field(
         60.0, gt=0,
         description="A worker asked to stop (SIGTERM, SIGINT, its parent gone) that has not "

@@ -188,6 +188,13 @@ class PrometheusSeries:
             "partitions are removed (pipeline/runtime/watchdog.py).",
             ["topic", "partition"], registry=registry,
         )
+        self.partition_rewinds = Counter(
+            "pulse_partition_rewinds_total",
+            "Stalled partitions fetched again from their committed offset because records "
+            "read past it were neither queued nor being processed (pipeline/runtime/"
+            "watchdog_timer.py): each one a recovered loss inside the worker, to report.",
+            ["topic"], registry=registry,
+        )
 
     def advance_watermark(self, topic: str, event_time_s: float) -> None:
         """Raise the topic's watermark gauge (never lowers it)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from faust.exceptions import ConsumerNotStarted
@@ -80,6 +80,54 @@ async def with_broker_ends(consumer: WatchedConsumer,
             for o in observations]
 
 
+def partitions_in_flight(consumer: Any, queues: Iterable[Any]) -> set[Any]:
+    """Partitions with a record an agent is processing (taken, not acknowledged) or has
+    queued: their commits may be slow, but nothing of theirs is lost."""
+    held = {message.tp for message in list(consumer._unacked_messages)}
+    for queue in list(queues):
+        held.update(event.message.tp for event in list(queue._queue)
+                    if getattr(event, "message", None) is not None)
+    return held
+
+
+def lost_inside(committed: int | None, read: int | None, in_flight: bool) -> bool:
+    """Records from ``committed`` on were read (the fetcher delivered up to ``read``) and
+    none of them is queued or being processed, yet they were not all acknowledged: they
+    were dropped inside the worker, and only fetching them again commits the partition."""
+    return committed is not None and read is not None and read >= committed and not in_flight
+
+
+async def rewind_lost(consumer: Any, queues: Iterable[Any], report: WatchdogReport,
+                      after_s: float, rewound: dict[Partition, float], now: float,
+                      on_rewind: Callable[[Partition, int], None]) -> list[Partition]:
+    """Seek each partition stalled for ``after_s`` whose read records were lost inside the
+    worker (:func:`lost_inside`) back to its committed offset, at most once per
+    ``after_s`` each (``rewound``: when).  At-least-once: what follows is processed again,
+    and every output is idempotent."""
+    for tp in report.forgotten:
+        rewound.pop(tp, None)
+    if after_s <= 0:
+        return []
+    stalled = [tp for tp, seconds in report.seconds.items() if seconds >= after_s
+               and now - rewound.get(tp, float("-inf")) >= after_s]
+    if not stalled:
+        return []
+    held = partitions_in_flight(consumer, queues)
+    done = []
+    for tp in stalled:
+        faust_tp = TP(tp.topic, tp.partition)
+        committed = consumer._committed_offset.get(faust_tp)
+        if not lost_inside(committed, consumer._read_offset.get(faust_tp), faust_tp in held):
+            continue
+        log.warning("%s/%d stalled at offset %d with the records read past it gone from the "
+                    "worker: fetching them again", tp.topic, tp.partition, committed)
+        await consumer.seek(faust_tp, committed)
+        rewound[tp] = now
+        on_rewind(tp, committed)
+        done.append(tp)
+    return done
+
+
 def export(gauge: Gauge, report: WatchdogReport) -> None:
     """Set each checked partition's series; drop the series of revoked ones, so the labels
     stay bounded by the assignment."""
@@ -97,6 +145,10 @@ def install_watchdog(ctx: PipelineContext,
     app, settings = ctx.app, ctx.settings
     watchdog = CommitWatchdog(settings.commit_stall_unhealthy_s)
     ctx.commit_watchdog = watchdog
+    rewound: dict[Partition, float] = {}
+
+    def count_rewind(tp: Partition, _offset: int) -> None:
+        ctx.prometheus.partition_rewinds.labels(tp.topic).inc()
 
     @app.timer(settings.commit_stall_check_s, name="commit-stall-watchdog")
     async def check_commits() -> None:
@@ -105,7 +157,11 @@ def install_watchdog(ctx: PipelineContext,
         try:
             observations = await with_broker_ends(
                 app.consumer, observe(app.consumer, app.tables.changelog_topics))
-            export(ctx.prometheus.commit_stall, watchdog.check(observations, clock()))
+            now = clock()
+            report = watchdog.check(observations, now)
+            export(ctx.prometheus.commit_stall, report)
+            await rewind_lost(app.consumer, app.flow_control._queues, report,
+                              settings.commit_stall_rewind_s, rewound, now, count_rewind)
         except ConsumerNotStarted:
             return
         except Exception:

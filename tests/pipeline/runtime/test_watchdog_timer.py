@@ -44,6 +44,13 @@ class FakeConsumer:
         self.revoked_meanwhile: set[TP] = set()
         self.broker_ends: dict[TP, int] = {}
         self.asked: list[set[TP]] = []
+        self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
+        self._unacked_messages: list[Any] = []
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self._read_offset[tp] = offset
 
     def assignment(self) -> set[TP]:
         return set(self.assigned)
@@ -64,6 +71,7 @@ class FakeApp:
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
         self.tables = SimpleNamespace(changelog_topics={CHANGELOG})
+        self.flow_control = SimpleNamespace(_queues=[])
         self.timers: dict[str, tuple[float, Callable[[], Awaitable[None]]]] = {}
 
     def timer(self, interval: float, name: str) -> Callable[[Any], Any]:
@@ -112,7 +120,8 @@ def installed(consumer: Any) -> tuple[SimpleNamespace, CollectorRegistry, list[f
                                       Callable[[], None]]:
     """A context with the watchdog installed on a fake app; its clock; one check."""
     registry = CollectorRegistry()
-    settings = load_settings(commit_stall_check_s=15, commit_stall_unhealthy_s=300)
+    settings = load_settings(commit_stall_check_s=15, commit_stall_unhealthy_s=300,
+                             commit_stall_rewind_s=120)
     app = FakeApp(consumer)
     ctx = SimpleNamespace(app=app, settings=settings, prometheus=PrometheusSeries(registry),
                           commit_watchdog=None)
@@ -183,3 +192,54 @@ def test_end_offsets_the_fetcher_never_saw_come_from_the_broker() -> None:
     assert consumer.asked == [{chat1}]
     assert asyncio.run(with_broker_ends(consumer, [seen[0]])) == [seen[0]]
     assert len(consumer.asked) == 1, "nothing to ask when every end offset is known"
+
+
+def rewinds(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("pulse_partition_rewinds_total", {"topic": CHAT})
+
+
+def test_records_read_past_a_stall_and_gone_from_the_worker_are_fetched_again() -> None:
+    """The worker read chat/0 up to 160 but 100 never committed, and nothing of chat/0 is
+    queued or being processed: the records were lost inside the worker, and after the
+    rewind threshold the partition is fetched again from 100 (once per threshold)."""
+    consumer = FakeConsumer()
+    chat0 = TP(CHAT, 0)
+    consumer.assigned = {chat0}
+    consumer._committed_offset[chat0] = 100
+    consumer._read_offset[chat0] = 160
+    consumer.ends = {chat0: 200}
+    ctx, registry, now, check = installed(consumer)
+    check()
+    now[0] += 105
+    check()
+    assert consumer.seeks == [], "not before the rewind threshold"
+    now[0] += 15
+    check()
+    assert consumer.seeks == [(chat0, 100)]
+    assert rewinds(registry) == 1
+    consumer._read_offset[chat0] = 170  # fetched again, still lost (a bug that repeats)
+    now[0] += 15
+    check()
+    assert consumer.seeks == [(chat0, 100)], "at most once per threshold"
+    now[0] += 120
+    check()
+    assert consumer.seeks == [(chat0, 100), (chat0, 100)]
+
+
+def test_a_stall_with_records_in_flight_or_not_read_yet_is_left_alone() -> None:
+    """Slow commits (a ClickHouse outage holds a batch; a full queue) and a partition not
+    fetched past its committed offset lose nothing: no rewind."""
+    consumer = FakeConsumer()
+    chat0, chat1, chat2 = TP(CHAT, 0), TP(CHAT, 1), TP(CHAT, 2)
+    consumer.assigned = {chat0, chat1, chat2}
+    consumer._committed_offset.update({chat0: 100, chat1: 100, chat2: 100})
+    consumer._read_offset.update({chat0: 150, chat1: 150, chat2: 99})
+    consumer.ends = {chat0: 200, chat1: 200, chat2: 200}
+    consumer._unacked_messages = [SimpleNamespace(tp=chat0)]  # an agent is processing it
+    ctx, registry, now, check = installed(consumer)
+    ctx.app.flow_control._queues = [
+        SimpleNamespace(_queue=[SimpleNamespace(message=SimpleNamespace(tp=chat1))])]
+    check()
+    now[0] += 600
+    check()
+    assert consumer.seeks == [] and rewinds(registry) is None
