@@ -179,9 +179,16 @@ def dashboard(uid: str, title: str, description: str, panels: list[Json],
 
 # --- Community activity (ClickHouse) -----------------------------------------------
 
+SEEN_IN_OR_BEFORE_RANGE = ("window_start >= $__fromTime - INTERVAL 30 DAY "
+                           "AND window_start <= $__toTime")
+"""Communities a selector offers: those with data in the time range shown or the 30 days
+before it (re-read when the range changes), so a look at last month lists last month's
+communities, and a 6-hour view still lists a community quiet for those hours; not the
+wall clock's last 30 days, which offered none of an older range's communities."""
+
 def community_variables() -> list[Json]:
     query = (f"SELECT DISTINCT community_id FROM {DB}.community_activity_minute "
-             "WHERE window_start >= now() - INTERVAL 30 DAY ORDER BY community_id")
+             f"WHERE {SEEN_IN_OR_BEFORE_RANGE} ORDER BY community_id")
     return [
         {"type": "constant", "name": "database", "hide": 2, "query": "pulse",
          "label": "ClickHouse database (PULSE_CLICKHOUSE_DATABASE)"},
@@ -806,7 +813,7 @@ def campaign_variables() -> list[Json]:
                 "GROUP BY channel ORDER BY channel != '*', channel")
     communities = (f"SELECT DISTINCT dimension_value AS community_id FROM {DB}.sales_totals "
                    "WHERE dimension = 'community' AND window = 'day' "
-                   "AND window_start >= now() - INTERVAL 30 DAY ORDER BY community_id")
+                   f"AND {SEEN_IN_OR_BEFORE_RANGE} ORDER BY community_id")
 
     def query(name: str, label: str, sql_text: str, multi: bool, sort: int) -> Json:
         return {"type": "query", "name": name, "label": label, "datasource": CLICKHOUSE,

@@ -134,6 +134,16 @@ def rows_of(board: dict[str, Any]) -> dict[str, list[str]]:
     return grouped
 
 
+def test_selectors_follow_the_time_range_not_the_wall_clock() -> None:
+    """A selector bounded by the wall clock (``now() - INTERVAL 30 DAY``) offers nothing
+    for an older time range, and a test run on dated data passes or fails by the day."""
+    for name, board in dashboards().items():
+        for variable in board["templating"]["list"]:
+            if variable["type"] == "query" and "window_start" in variable["query"]:
+                assert "now()" not in variable["query"], (name, variable["name"])
+                assert "$__fromTime" in variable["query"], (name, variable["name"])
+
+
 def test_community_health_rows() -> None:
     """The overview compares communities; the detail board follows the selected ones."""
     overview = dashboards()["community-overview.json"]
